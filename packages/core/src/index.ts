@@ -1,0 +1,56 @@
+/**
+ * @mlsd/core: the CaseStudy contract, seeded random numbers, dataset splits and the report format.
+ */
+export {
+  type BenchOptions,
+  type CaseStudy,
+  type DataFormat,
+  type DataSource,
+  type EvaluateOptions,
+  type ImplementationInfo,
+  type ImplementationRole,
+  type MetricRef,
+  type MlTask,
+  type MlTaskKind,
+  type ProgressReporter,
+  type RequestHandler,
+  type RunContext,
+  type RunSize,
+  type ServeOptions,
+  type ServiceHandle,
+  silentProgress,
+  type TrainOptions,
+  type TrainResult,
+  validateCaseStudy,
+} from './case-study.js';
+export {
+  compareReports,
+  type DatasetSummary,
+  type EvaluationReport,
+  formatMetric,
+  formatNumber,
+  formatReport,
+  type ImplementationResult,
+  intervalsSeparate,
+  type LatencySummary,
+  type MetricValue,
+  type ReportFormat,
+  renderMarkdown,
+  renderTable,
+  reportRows,
+} from './report.js';
+export { AliasTable, createRng, hashSeed, Rng } from './rng.js';
+export {
+  DEFAULT_FRACTIONS,
+  type GroupSplitOptions,
+  groupSplit,
+  type RandomSplitOptions,
+  randomSplit,
+  type SplitFractions,
+  type SplitIndices,
+  splitSizes,
+  type TimeSplit,
+  type TimeSplitOptions,
+  take,
+  timeSplit,
+} from './splits.js';

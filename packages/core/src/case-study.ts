@@ -141,7 +141,11 @@ export interface ServeOptions {
 }
 
 /** A Node request listener, which an express app is. Core stays free of any HTTP framework. */
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+export type RequestHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (err?: unknown) => void,
+) => void;
 
 /** A created service: a request handler that never listens by itself, and its resources. */
 export interface ServiceHandle {
@@ -195,8 +199,10 @@ export function validateCaseStudy(study: CaseStudy): CaseStudy {
   }
   const ids = new Set<string>();
   for (const impl of study.implementations) {
-    if (!ID.test(impl.id)) throw new TypeError(`${where}: implementation id ${JSON.stringify(impl.id)} is not kebab-case`);
-    if (ids.has(impl.id)) throw new TypeError(`${where}: implementation id ${JSON.stringify(impl.id)} appears twice`);
+    if (!ID.test(impl.id))
+      throw new TypeError(`${where}: implementation id ${JSON.stringify(impl.id)} is not kebab-case`);
+    if (ids.has(impl.id))
+      throw new TypeError(`${where}: implementation id ${JSON.stringify(impl.id)} appears twice`);
     ids.add(impl.id);
   }
   if (!study.implementations.some((i) => i.role === 'chosen')) {

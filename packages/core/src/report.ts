@@ -76,14 +76,16 @@ export function formatMetric(m: MetricValue | undefined): string {
 
 /** True when the two intervals do not overlap (both must have one). */
 export function intervalsSeparate(a: MetricValue, b: MetricValue): boolean {
-  if (a.lower === undefined || a.upper === undefined || b.lower === undefined || b.upper === undefined) return false;
+  if (a.lower === undefined || a.upper === undefined || b.lower === undefined || b.upper === undefined)
+    return false;
   return a.upper < b.lower || b.upper < a.lower;
 }
 
 /** Rows and columns of a report, before rendering: the metrics are the union over results. */
 export function reportRows(report: EvaluationReport): { header: string[]; rows: string[][] } {
   const names: string[] = [report.primaryMetric];
-  for (const r of report.results) for (const n of Object.keys(r.metrics)) if (!names.includes(n)) names.push(n);
+  for (const r of report.results)
+    for (const n of Object.keys(r.metrics)) if (!names.includes(n)) names.push(n);
   const hasLatency = report.results.some((r) => r.latency);
   const header = ['implementation', 'role', ...names, ...(hasLatency ? ['p50 ms', 'p99 ms'] : [])];
   const rows = report.results.map((r) => [
@@ -102,7 +104,11 @@ function pad(cells: string[], widths: number[]): string {
 /** Renders header and rows as plain aligned text. */
 export function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const lines = [pad(header, widths), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => pad(r, widths))];
+  const lines = [
+    pad(header, widths),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map((r) => pad(r, widths)),
+  ];
   return lines.map((l) => l.trimEnd()).join('\n');
 }
 
@@ -138,7 +144,10 @@ export function compareReports(reports: EvaluationReport[], format: ReportFormat
     for (const r of report.results) for (const n of Object.keys(r.metrics)) names.add(n);
     for (const n of names) shared.set(n, (shared.get(n) ?? 0) + 1);
   }
-  const common = [...shared.entries()].filter(([, count]) => count > 1).map(([n]) => n).sort();
+  const common = [...shared.entries()]
+    .filter(([, count]) => count > 1)
+    .map(([n]) => n)
+    .sort();
   const header = ['case study', 'implementation', 'role', 'primary metric', 'value', ...common];
   const rows: string[][] = [];
   for (const report of reports) {

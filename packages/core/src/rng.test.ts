@@ -11,9 +11,27 @@ function variance(xs: number[]): number {
 
 describe('Rng', () => {
   it('repeats a seed exactly and differs across seeds', () => {
-    const a = Array.from({ length: 5 }, ((r) => () => r.float())(createRng(1)));
-    const b = Array.from({ length: 5 }, ((r) => () => r.float())(createRng(1)));
-    const c = Array.from({ length: 5 }, ((r) => () => r.float())(createRng(2)));
+    const a = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.float()
+      )(createRng(1)),
+    );
+    const b = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.float()
+      )(createRng(1)),
+    );
+    const c = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.float()
+      )(createRng(2)),
+    );
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
   });

@@ -117,7 +117,8 @@ export class Rng {
       } while (v <= 0);
       v = v * v * v;
       const u = this.float();
-      if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v * scale;
+      if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v)))
+        return d * v * scale;
     }
   }
 
@@ -225,7 +226,7 @@ export class AliasTable {
     const scaled = Float64Array.from({ length: n }, (_, i) => (weights[i] * n) / total);
     const small: number[] = [];
     const large: number[] = [];
-    scaled.forEach((p, i) => (p < 1 ? small : large).push(i));
+    for (let i = 0; i < n; i++) (scaled[i] < 1 ? small : large).push(i);
     while (small.length && large.length) {
       const s = small.pop()!;
       const l = large.pop()!;

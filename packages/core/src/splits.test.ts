@@ -15,7 +15,9 @@ describe('splitSizes', () => {
   });
 
   it('rejects fractions that do not sum to one or fall outside [0, 1]', () => {
-    expect(() => splitSizes(10, { train: 0.8, validation: 0.1, test: 0.2 })).toThrow(/train \+ validation \+ test = 1/);
+    expect(() => splitSizes(10, { train: 0.8, validation: 0.1, test: 0.2 })).toThrow(
+      /train \+ validation \+ test = 1/,
+    );
     expect(() => splitSizes(10, { train: 1.2, validation: -0.1, test: -0.1 })).toThrow(/fractions.train/);
     expect(() => splitSizes(-1, { train: 1, validation: 0, test: 0 })).toThrow(RangeError);
   });
@@ -135,8 +137,12 @@ describe('groupSplit', () => {
   });
 
   it('is deterministic by seed', () => {
-    expect(Array.from(groupSplit(groups, { seed: 9 }).test)).toEqual(Array.from(groupSplit(groups, { seed: 9 }).test));
-    expect(Array.from(groupSplit(groups, { seed: 9 }).test)).not.toEqual(Array.from(groupSplit(groups, { seed: 10 }).test));
+    expect(Array.from(groupSplit(groups, { seed: 9 }).test)).toEqual(
+      Array.from(groupSplit(groups, { seed: 9 }).test),
+    );
+    expect(Array.from(groupSplit(groups, { seed: 9 }).test)).not.toEqual(
+      Array.from(groupSplit(groups, { seed: 10 }).test),
+    );
   });
 
   it('rejects missing group keys', () => {

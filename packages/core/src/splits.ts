@@ -33,12 +33,14 @@ function checkFractions(f: SplitFractions): SplitFractions {
     }
   }
   const sum = f.train + f.validation + f.test;
-  if (Math.abs(sum - 1) > 1e-9) throw new RangeError(`fractions: expected train + validation + test = 1, got ${sum}`);
+  if (Math.abs(sum - 1) > 1e-9)
+    throw new RangeError(`fractions: expected train + validation + test = 1, got ${sum}`);
   return f;
 }
 
 function checkCount(n: number, name = 'n'): number {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${name}: expected a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`${name}: expected a non-negative integer, got ${n}`);
   return n;
 }
 
@@ -76,15 +78,20 @@ export function randomSplit(n: number, options: RandomSplitOptions): SplitIndice
     }
     for (let i = 0; i < n; i++) {
       const key = options.stratify[i];
-      let rows = strata.get(key);
-      if (!rows) strata.set(key, (rows = []));
-      rows.push(i);
+      const rows = strata.get(key);
+      if (rows) rows.push(i);
+      else strata.set(key, [i]);
     }
   } else {
-    strata.set(0, Array.from({ length: n }, (_, i) => i));
+    strata.set(
+      0,
+      Array.from({ length: n }, (_, i) => i),
+    );
   }
   const parts: [number[], number[], number[]] = [[], [], []];
-  const keys = [...strata.keys()].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+  const keys = [...strata.keys()].sort((a, b) =>
+    String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0,
+  );
   for (const key of keys) {
     const rows = rng.shuffle(strata.get(key)!);
     const [a, b] = splitSizes(rows.length, fractions);
@@ -124,7 +131,8 @@ export interface TimeSplit extends SplitIndices {
 export function timeSplit(timestamps: ArrayLike<number>, options: TimeSplitOptions = {}): TimeSplit {
   const n = timestamps.length;
   for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(timestamps[i])) throw new RangeError(`timestamps[${i}]: expected a finite number, got ${timestamps[i]}`);
+    if (!Number.isFinite(timestamps[i]))
+      throw new RangeError(`timestamps[${i}]: expected a finite number, got ${timestamps[i]}`);
   }
   const gap = options.gap ?? 0;
   if (!(gap >= 0)) throw new RangeError(`gap: expected >= 0, got ${gap}`);
@@ -178,11 +186,13 @@ export function groupSplit(groups: ArrayLike<number | string>, options: GroupSpl
     if (g === undefined || g === null || (typeof g === 'number' && Number.isNaN(g))) {
       throw new TypeError(`groups[${i}]: expected a group key, got ${g}`);
     }
-    let rows = rowsOf.get(g);
-    if (!rows) rowsOf.set(g, (rows = []));
-    rows.push(i);
+    const rows = rowsOf.get(g);
+    if (rows) rows.push(i);
+    else rowsOf.set(g, [i]);
   }
-  const keys = [...rowsOf.keys()].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+  const keys = [...rowsOf.keys()].sort((a, b) =>
+    String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0,
+  );
   createRng(options.seed).shuffle(keys);
   const n = groups.length;
   const [trainTarget, validationTarget] = splitSizes(n, fractions);

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, inject } from 'vitest';
 
-export { findExecutable, freePort, startPrivateRedis, type PrivateRedis } from './redis-global-setup.ts';
+export { findExecutable, freePort, type PrivateRedis, startPrivateRedis } from './redis-global-setup.ts';
 
 /** URL of the private redis-server started for the `slow` project, or '' when there is none. */
 export function redisUrl(): string {

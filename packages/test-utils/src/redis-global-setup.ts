@@ -96,7 +96,8 @@ export async function startPrivateRedis(bin: string): Promise<PrivateRedis> {
   });
   const deadline = Date.now() + 10_000;
   while (!(await ping(port))) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${stderr}`);
+    if (child.exitCode !== null)
+      throw new Error(`redis-server exited with code ${child.exitCode}: ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`redis-server did not answer PING on port ${port} within 10 s: ${stderr}`);
@@ -122,8 +123,11 @@ export default async function setup(project: TestProject) {
   const required = process.env.REQUIRE_REDIS === '1';
   const bin = process.env.REDIS_SERVER_BIN || findExecutable('redis-server');
   if (!bin) {
-    if (required) throw new Error('REQUIRE_REDIS=1 but no redis-server binary was found (apt-get install redis-server)');
-    console.warn('\n[mlsd] redis-server not found: Redis test suites are SKIPPED (set REQUIRE_REDIS=1 to fail instead)\n');
+    if (required)
+      throw new Error('REQUIRE_REDIS=1 but no redis-server binary was found (apt-get install redis-server)');
+    console.warn(
+      '\n[mlsd] redis-server not found: Redis test suites are SKIPPED (set REQUIRE_REDIS=1 to fail instead)\n',
+    );
     project.provide('redisUrl', '');
     return;
   }

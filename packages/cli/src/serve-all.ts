@@ -1,0 +1,100 @@
+/**
+ * `mlsd serve --all`: every case study's service mounted under `/<app-id>/` on one port, with an
+ * index at `/` listing the case studies and their latest evaluation.
+ */
+import type { CaseStudy, EvaluationReport, ServiceHandle } from '@mlsd/core';
+import { formatMetric } from '@mlsd/core';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+
+export interface MountedStudy {
+  study: CaseStudy;
+  service: ServiceHandle;
+  report?: EvaluationReport;
+}
+
+interface IndexEntry {
+  id: string;
+  title: string;
+  chapter: number;
+  task: string;
+  path: string;
+  primaryMetric: string;
+  chosen: { implementation: string; value: string } | null;
+  evaluatedAt: string | null;
+}
+
+function indexEntries(mounted: MountedStudy[]): IndexEntry[] {
+  return mounted.map(({ study, report }) => {
+    const chosenId = study.implementations.find((i) => i.role === 'chosen')?.id;
+    const result = report?.results.find((r) => r.implementation === chosenId);
+    return {
+      id: study.id,
+      title: study.title,
+      chapter: study.chapter,
+      task: study.task.kind,
+      path: `/${study.id}/`,
+      primaryMetric: study.primaryMetric.name,
+      chosen:
+        result && chosenId
+          ? { implementation: chosenId, value: formatMetric(result.metrics[study.primaryMetric.name]) }
+          : null,
+      evaluatedAt: report?.createdAt ?? null,
+    };
+  });
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function indexHtml(entries: IndexEntry[]): string {
+  const rows = entries
+    .map(
+      (e) =>
+        `<tr><td>${e.chapter - 1}</td><td><a href="${escapeHtml(e.path)}">${escapeHtml(e.title)}</a></td><td>${escapeHtml(e.task)}</td>` +
+        `<td>${escapeHtml(e.primaryMetric)}</td><td>${escapeHtml(e.chosen ? `${e.chosen.value} (${e.chosen.implementation})` : 'not evaluated')}</td></tr>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ML system design case studies</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}</style>
+</head><body><h1>ML system design case studies</h1>
+${entries.length ? `<table><thead><tr><th>#</th><th>case study</th><th>task</th><th>metric</th><th>chosen model</th></tr></thead><tbody>\n${rows}\n</tbody></table>` : '<p>No case study is registered yet.</p>'}
+<p><a href="/healthz">/healthz</a></p></body></html>`;
+}
+
+/** Builds the combined app; it never listens. */
+export function createServeAllApp(mounted: MountedStudy[]): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const entries = indexEntries(mounted);
+  app.get('/', (req: Request, res: Response) => {
+    if (req.accepts(['json', 'html']) === 'html') res.type('html').send(indexHtml(entries));
+    else res.json({ caseStudies: entries });
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await Promise.all(
+      mounted.map(async ({ study, service }) => {
+        try {
+          return { id: study.id, ready: service.ready ? await service.ready() : true };
+        } catch (err) {
+          return { id: study.id, ready: false, reason: (err as Error).message };
+        }
+      }),
+    );
+    const ready = checks.every((c) => c.ready);
+    res.status(ready ? 200 : 503).json({ ready, apps: checks });
+  });
+  for (const { study, service } of mounted) {
+    app.use(`/${study.id}`, (req: Request, res: Response, next: NextFunction) =>
+      service.handler(req, res, next),
+    );
+  }
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+  });
+  return app;
+}

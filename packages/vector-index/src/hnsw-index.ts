@@ -1,0 +1,359 @@
+/**
+ * Approximate nearest-neighbour search with HNSW through hnswlib-node. hnswlib knows only numeric
+ * labels, so this class maps the application's ids to labels (persisted with the index), reuses the
+ * labels of removed items, grows the graph when it is full, and keeps its own copy of the vectors
+ * so that selective filters can fall back to an exact scan over the allowed items (HNSW recall
+ * collapses when a filter keeps only a small share of the graph).
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import hnswlib from 'hnswlib-node';
+import { InvalidRowsError } from './errors.js';
+import { resolveFilter } from './filter.js';
+import { checkFraction, checkIdList, checkMetric, checkPositiveInt, parseBatch, parseQueries, parseQuery } from './input.js';
+import { type SavedMeta, readFloat32, readMeta, writeFloat32, writeIndexDir } from './persist.js';
+import { scanAll, scanRows } from './scan.js';
+import { TopK } from './top-k.js';
+import type {
+  AddOptions,
+  AddReport,
+  Metric,
+  QueryInput,
+  RemoveReport,
+  SearchHit,
+  SearchOptions,
+  VectorId,
+  VectorIndex,
+  VectorsInput,
+} from './types.js';
+
+type Graph = InstanceType<typeof hnswlib.HierarchicalNSW>;
+
+/**
+ * Default search breadth. Chosen on clustered 64-d vectors (bench/ann.bench.ts, README): the
+ * smallest ef of the measured grid whose recall@10 against exact search is at least 0.95 at
+ * 1,000,000 vectors with M=16, efConstruction=200.
+ */
+export const DEFAULT_EF = 64;
+
+/** Options of {@link HnswIndex}. */
+export interface HnswIndexOptions {
+  dimension: number;
+  /** Default 'cosine'. */
+  metric?: Metric;
+  /** Links per node (hnswlib M). Default 16. */
+  M?: number;
+  /** Candidate list size while building. Default 200. */
+  efConstruction?: number;
+  /** Candidate list size while searching (at least k is used). Default {@link DEFAULT_EF}. */
+  ef?: number;
+  /** ef of filtered HNSW searches. Default 2 * ef. */
+  filteredEf?: number;
+  /**
+   * A filtered search scans the allowed items exactly when they are at most this share of the
+   * index. Default 0.05.
+   */
+  exactFilterShare?: number;
+  /** ...or at most this many items, whatever their share (an exact scan of them is cheap). Default 2000. */
+  exactFilterCount?: number;
+  /** Elements allocated up front; the graph grows by doubling. Default 1024. */
+  capacity?: number;
+  /** Seed of hnswlib's level generator. Default 100. */
+  seed?: number;
+}
+
+interface Params {
+  M: number;
+  efConstruction: number;
+  ef: number;
+  filteredEf: number;
+  exactFilterShare: number;
+  exactFilterCount: number;
+  seed: number;
+}
+
+/** Items sampled to estimate how much of the index a predicate keeps. */
+const PREDICATE_SAMPLE = 256;
+
+/** Approximate index (HNSW, hnswlib-node); see {@link HnswIndexOptions} for the parameters. */
+export class HnswIndex implements VectorIndex {
+  readonly kind = 'hnsw' as const;
+  readonly dimension: number;
+  readonly metric: Metric;
+  private readonly params: Params;
+  private graph: Graph;
+  private capacity: number;
+  /** Vectors by label (normalised under cosine); rows of free labels are stale. */
+  private data: Float32Array;
+  /** Id of each label ever used; undefined for a free (removed) label. */
+  private labelIds: (VectorId | undefined)[] = [];
+  private readonly labelOf = new Map<VectorId, number>();
+  private readonly freeLabels: number[] = [];
+
+  constructor(options: HnswIndexOptions, graph?: Graph) {
+    if (options === null || typeof options !== 'object') throw new TypeError('options: expected { dimension, metric?, M?, ... }');
+    this.dimension = checkPositiveInt('options.dimension', options.dimension, 65536);
+    this.metric = checkMetric(options.metric ?? 'cosine');
+    const ef = checkPositiveInt('options.ef', options.ef ?? DEFAULT_EF, 1 << 20);
+    this.params = {
+      M: checkPositiveInt('options.M', options.M ?? 16, 1024),
+      efConstruction: checkPositiveInt('options.efConstruction', options.efConstruction ?? 200, 1 << 20),
+      ef,
+      filteredEf: checkPositiveInt('options.filteredEf', options.filteredEf ?? 2 * ef, 1 << 20),
+      exactFilterShare: checkFraction('options.exactFilterShare', options.exactFilterShare ?? 0.05),
+      exactFilterCount: checkPositiveInt('options.exactFilterCount', options.exactFilterCount ?? 2000),
+      seed: options.seed ?? 100,
+    };
+    if (!Number.isInteger(this.params.seed)) throw new RangeError(`options.seed: expected an integer, got ${options.seed}`);
+    // hnswlib's cosine space normalises again on every call; vectors are normalised once here, so 'ip' is the same distance.
+    const space = this.metric === 'l2' ? 'l2' : 'ip';
+    if (graph === undefined) {
+      this.capacity = checkPositiveInt('options.capacity', options.capacity ?? 1024, 0xffffffff);
+      this.graph = new hnswlib.HierarchicalNSW(space, this.dimension);
+      this.graph.initIndex({
+        maxElements: this.capacity,
+        m: this.params.M,
+        efConstruction: this.params.efConstruction,
+        randomSeed: this.params.seed,
+      });
+    } else {
+      this.graph = graph;
+      this.capacity = graph.getMaxElements();
+    }
+    this.graph.setEf(this.params.ef);
+    this.data = new Float32Array(this.capacity * this.dimension);
+  }
+
+  get size(): number {
+    return this.labelOf.size;
+  }
+
+  /** Search breadth of unfiltered searches; may be changed at any time. */
+  get ef(): number {
+    return this.params.ef;
+  }
+
+  set ef(value: number) {
+    this.params.ef = checkPositiveInt('ef', value, 1 << 20);
+    this.graph.setEf(value);
+  }
+
+  /** The parameters in force (M, efConstruction, ef, filter thresholds, seed). */
+  get parameters(): Readonly<Params> {
+    return { ...this.params };
+  }
+
+  add(ids: readonly VectorId[], vectors: VectorsInput, options: AddOptions = {}): AddReport {
+    const batch = parseBatch(ids, vectors, this.dimension, this.metric, (id) => this.labelOf.has(id));
+    if (batch.rejected.length > 0 && !options.skipInvalid) throw new InvalidRowsError('add', batch.rejected);
+    this.insert(batch.ids, batch.rows);
+    return { added: batch.ids.length, rejected: batch.rejected };
+  }
+
+  private insert(ids: VectorId[], rows: Float32Array): void {
+    const d = this.dimension;
+    const fresh = Math.max(0, ids.length - this.freeLabels.length);
+    this.reserve(this.labelIds.length + fresh);
+    for (let i = 0; i < ids.length; i++) {
+      const reused = this.freeLabels.pop();
+      const label = reused ?? this.labelIds.length;
+      const row = rows.subarray(i * d, (i + 1) * d);
+      // A removed label is marked deleted in the graph; adding it again updates it in place.
+      this.graph.addPoint(Array.from(row), label);
+      this.data.set(row, label * d);
+      if (reused === undefined) this.labelIds.push(ids[i]);
+      else this.labelIds[label] = ids[i];
+      this.labelOf.set(ids[i], label);
+    }
+  }
+
+  /** Grows the graph and the vector copy so `labels` labels fit. */
+  private reserve(labels: number): void {
+    if (labels <= this.capacity) return;
+    const next = Math.max(labels, this.capacity * 2);
+    this.graph.resizeIndex(next);
+    const grown = new Float32Array(next * this.dimension);
+    grown.set(this.data);
+    this.data = grown;
+    this.capacity = next;
+  }
+
+  remove(ids: readonly VectorId[]): RemoveReport {
+    checkIdList('ids', ids);
+    const missing: VectorId[] = [];
+    let removed = 0;
+    for (const i of ids) {
+      const label = this.labelOf.get(i);
+      if (label === undefined) {
+        missing.push(i);
+        continue;
+      }
+      this.graph.markDelete(label);
+      this.labelOf.delete(i);
+      this.labelIds[label] = undefined;
+      this.freeLabels.push(label);
+      removed++;
+    }
+    return { removed, missing };
+  }
+
+  has(id: VectorId): boolean {
+    return this.labelOf.has(id);
+  }
+
+  getVector(id: VectorId): Float32Array | undefined {
+    const label = this.labelOf.get(id);
+    if (label === undefined) return undefined;
+    return this.data.slice(label * this.dimension, (label + 1) * this.dimension);
+  }
+
+  ids(): VectorId[] {
+    return [...this.labelOf.keys()];
+  }
+
+  search(query: QueryInput, k: number, options: SearchOptions = {}): SearchHit[] {
+    const q = parseQuery('query', query, this.dimension, this.metric);
+    checkPositiveInt('k', k);
+    return this.searchNormalised(q, k, options);
+  }
+
+  searchBatch(queries: VectorsInput, k: number, options: SearchOptions = {}): SearchHit[][] {
+    const qs = parseQueries('queries', queries, this.dimension, this.metric);
+    checkPositiveInt('k', k);
+    const d = this.dimension;
+    const out: SearchHit[][] = [];
+    for (let i = 0; i < qs.length / d; i++) out.push(this.searchNormalised(qs.subarray(i * d, (i + 1) * d), k, options));
+    return out;
+  }
+
+  private searchNormalised(q: Float32Array, k: number, options: SearchOptions): SearchHit[] {
+    const live = this.labelOf.size;
+    if (live === 0) return [];
+    const filter = resolveFilter(options.filter, (i) => this.labelOf.get(i));
+    if (filter.kind === 'none') return this.searchGraph(q, Math.min(k, live), this.params.ef);
+    const { exactFilterShare, exactFilterCount } = this.params;
+    if (filter.kind === 'allow') {
+      const allowed = filter.rows.length;
+      if (allowed === 0) return [];
+      if (allowed <= exactFilterCount || allowed <= exactFilterShare * live) {
+        const heap = new TopK(Math.min(k, allowed));
+        scanRows(this.data, filter.rows, this.dimension, this.metric, q, 0, heap);
+        return this.hits(heap);
+      }
+      const mask = new Uint8Array(this.labelIds.length);
+      for (const label of filter.rows) mask[label] = 1;
+      return this.searchGraph(q, Math.min(k, allowed), this.params.filteredEf, (label) => mask[label] === 1);
+    }
+    const keep = filter.keep;
+    const share = this.estimateShare(keep);
+    if (share * live <= exactFilterCount || share <= exactFilterShare) {
+      const heap = new TopK(Math.min(k, live));
+      const labelIds = this.labelIds;
+      scanAll(this.data, labelIds.length, this.dimension, this.metric, q, 0, heap, (label) => {
+        const i = labelIds[label];
+        return i === undefined || !keep(i);
+      });
+      return this.hits(heap);
+    }
+    const labelIds = this.labelIds;
+    return this.searchGraph(q, Math.min(k, live), this.params.filteredEf, (label) => keep(labelIds[label] as VectorId));
+  }
+
+  /** Share of the stored items a predicate keeps, from an evenly spread sample of labels. */
+  private estimateShare(keep: (id: VectorId) => boolean): number {
+    const used = this.labelIds.length;
+    const step = Math.max(1, Math.floor(used / PREDICATE_SAMPLE));
+    let seen = 0;
+    let kept = 0;
+    for (let label = 0; label < used; label += step) {
+      const i = this.labelIds[label];
+      if (i === undefined) continue;
+      seen++;
+      if (keep(i)) kept++;
+    }
+    return seen === 0 ? 0 : kept / seen;
+  }
+
+  private searchGraph(q: Float32Array, k: number, ef: number, allow?: (label: number) => boolean): SearchHit[] {
+    if (ef !== this.params.ef) this.graph.setEf(ef);
+    try {
+      const res = this.graph.searchKnn(Array.from(q), k, allow);
+      const out: SearchHit[] = new Array(res.neighbors.length);
+      for (let i = 0; i < res.neighbors.length; i++) {
+        out[i] = { id: this.labelIds[res.neighbors[i]] as VectorId, distance: res.distances[i] };
+      }
+      return out;
+    } finally {
+      if (ef !== this.params.ef) this.graph.setEf(this.params.ef);
+    }
+  }
+
+  private hits(heap: TopK): SearchHit[] {
+    return heap.sorted().map((h) => ({ id: this.labelIds[h.slot] as VectorId, distance: h.distance }));
+  }
+
+  /** Copies the graph through a temporary file (hnswlib has no in-memory copy). */
+  clone(): HnswIndex {
+    const file = join(tmpdir(), `mlsd-hnsw-clone-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
+    try {
+      this.graph.writeIndexSync(file);
+      const graph = new hnswlib.HierarchicalNSW(this.metric === 'l2' ? 'l2' : 'ip', this.dimension);
+      graph.readIndexSync(file);
+      return this.withState(graph, this.labelIds.slice(), this.data.slice(0, this.labelIds.length * this.dimension));
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  private withState(graph: Graph, labelIds: (VectorId | undefined)[], rows: Float32Array): HnswIndex {
+    const copy = new HnswIndex({ dimension: this.dimension, metric: this.metric, ...this.params }, graph);
+    copy.restore(labelIds, rows);
+    return copy;
+  }
+
+  private restore(labelIds: (VectorId | undefined)[], rows: Float32Array): void {
+    this.reserve(labelIds.length);
+    this.data.set(rows);
+    this.labelIds = labelIds;
+    for (let label = labelIds.length - 1; label >= 0; label--) {
+      const i = labelIds[label];
+      if (i === undefined) this.freeLabels.push(label);
+      else this.labelOf.set(i, label);
+    }
+  }
+
+  async save(path: string): Promise<void> {
+    const meta: SavedMeta = {
+      format: 'mlsd-vector-index',
+      version: 1,
+      kind: 'hnsw',
+      metric: this.metric,
+      dimension: this.dimension,
+      ids: this.labelIds.map((i) => (i === undefined ? null : i)),
+      params: { ...this.params },
+    };
+    const rows = this.data.slice(0, this.labelIds.length * this.dimension);
+    const graph = this.graph;
+    await writeIndexDir(path, meta, async (dir) => {
+      // Synchronous on purpose: the graph must not change under hnswlib's writer.
+      graph.writeIndexSync(join(dir, 'graph.hnsw'));
+      await writeFloat32(join(dir, 'vectors.f32'), rows);
+    });
+  }
+
+  /** Loads an index written by {@link HnswIndex.save}, with its id map and parameters. */
+  static async load(path: string): Promise<HnswIndex> {
+    const meta = await readMeta(path, 'hnsw');
+    const rows = await readFloat32(join(path, 'vectors.f32'), meta.ids.length * meta.dimension);
+    const graph = new hnswlib.HierarchicalNSW(meta.metric === 'l2' ? 'l2' : 'ip', meta.dimension);
+    graph.readIndexSync(join(path, 'graph.hnsw'));
+    const index = new HnswIndex({ dimension: meta.dimension, metric: meta.metric, ...(meta.params ?? {}) }, graph);
+    index.restore(
+      meta.ids.map((i) => (i === null ? undefined : i)),
+      rows,
+    );
+    return index;
+  }
+}

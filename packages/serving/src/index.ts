@@ -1,1 +1,25 @@
-export {};
+/**
+ * @mlsd/serving: the service factory (health, readiness, metrics, validation, errors, limits),
+ * dynamic batching, experiments (A/B, canary, shadow), batch jobs and the prediction log.
+ */
+export { type AuthOptions, apiKeyMatches, requireApiKey } from './auth.js';
+export { type Batcher, type BatcherMetrics, type BatcherOptions, createBatcher } from './batcher.js';
+export { errorHandler, HttpError, QueueFullError, toHttpError } from './errors.js';
+export { type Listening, type ListenOptions, listen } from './listen.js';
+export type {
+  InferenceModel,
+  ServedModel,
+  TensorLike,
+  TensorSignature,
+  TypedArray,
+} from './model.js';
+export {
+  type Closeable,
+  createService,
+  type ReadinessCheck,
+  type Service,
+  type ServiceContext,
+  type ServiceLimits,
+  type ServiceOptions,
+} from './service.js';
+export { type FieldIssue, formatIssues, parseOrThrow, validate } from './validate.js';

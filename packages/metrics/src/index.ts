@@ -1,1 +1,91 @@
-export {};
+/**
+ * @mlsd/metrics: the shared evaluation suite. Every case study reports its offline and online
+ * results through these functions, so a number means the same in every app. Pure functions, no
+ * runtime dependencies, argument order `(yTrue, yScore, options)` throughout.
+ */
+
+export {
+  type BinningOptions,
+  calibrationRatio,
+  expectedCalibrationError,
+  type ReliabilityBin,
+  reliabilityBins,
+} from './calibration.js';
+export type {
+  NumberArray,
+  UndefinedHandler,
+} from './check.js';
+export {
+  type AreaOptions,
+  accuracyScore,
+  averagePrecisionScore,
+  type BinaryConfusion,
+  type BinaryCurveCounts,
+  binaryClassifierCurve,
+  brierScoreLoss,
+  confusionMatrix,
+  f1Score,
+  fbetaScore,
+  type LabelAverage,
+  type LogLossOptions,
+  logLoss,
+  type MulticlassConfusion,
+  type MultilabelAverage,
+  multiclassConfusionMatrix,
+  type NormalizedCrossEntropyOptions,
+  normalizedCrossEntropy,
+  type OperatingPoint,
+  type PrecisionAtRecallOptions,
+  type PrecisionRecallCurve,
+  type PrfOptions,
+  type PrfPerLabel,
+  type PrfResult,
+  perLabel,
+  precisionAtRecall,
+  precisionRecallCurve,
+  precisionRecallFscoreSupport,
+  precisionRecallFscoreSupportPerLabel,
+  precisionScore,
+  type RocCurve,
+  type RocCurveOptions,
+  recallScore,
+  rocAucScore,
+  rocCurve,
+  type ThresholdOptions,
+  type UndefinedOptions,
+} from './classification.js';
+export {
+  averageOverQueries,
+  averagePopularity,
+  averagePrecisionAtK,
+  catalogCoverage,
+  cosineSimilarity,
+  type DcgOptions,
+  dcgAtK,
+  dcgScore,
+  hitRateAtK,
+  type ItemId,
+  idealDcgAtK,
+  intraListSimilarity,
+  meanAveragePrecision,
+  meanReciprocalRank,
+  type NdcgScoreOptions,
+  type NoRelevantPolicy,
+  ndcgAtK,
+  ndcgScore,
+  novelty,
+  type PopularityOptions,
+  precisionAtK,
+  type QueryMetric,
+  type RankingOptions,
+  rankOfTarget,
+  recallAtK,
+  reciprocalRank,
+} from './ranking.js';
+export {
+  huberLoss,
+  meanAbsoluteError,
+  meanSquaredError,
+  r2Score,
+  rootMeanSquaredError,
+} from './regression.js';

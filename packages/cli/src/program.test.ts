@@ -256,7 +256,14 @@ describe('mlsd commands', () => {
   it('prints help listing every command', async () => {
     const h = harness();
     expect(await h.run('--help')).toBe(0);
-    for (const cmd of ['list', 'serve', 'train', 'eval', 'compare', 'bench']) expect(h.out()).toContain(cmd);
+    for (const cmd of ['list', 'serve', 'train', 'eval', 'compare', 'bench', 'simulate'])
+      expect(h.out()).toContain(cmd);
+  });
+
+  it('refuses to simulate an app without a simulation, and a target that is not a URL', async () => {
+    const h = harness();
+    expect(await h.run('simulate', 'toy-study', '--drift')).toBe(2);
+    expect(h.err()).toMatch(/toy-study has no traffic simulation yet/);
   });
 
   it('refuses to bench an app without a benchmark', async () => {

@@ -336,6 +336,25 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     });
 
+  program
+    .command('simulate')
+    .description('replay traffic against a case study (with --drift, shifted traffic) so monitoring has data')
+    .argument('<app>', 'case study id')
+    .option('--drift', 'replay shifted traffic')
+    .option('--requests <n>', 'how many requests or events', '2000')
+    .option('--target <url>', 'base URL of a running service (default: serve the app in-process)')
+    .action(async (appId: string, opts: { drift?: boolean; requests: string; target?: string }) => {
+      const study = findStudy((await studies()).studies, appId);
+      if (!study.simulate) throw new UsageError(`simulate: ${study.id} has no traffic simulation yet`);
+      const [requests] = positiveIntList(opts.requests, '--requests');
+      if (opts.target && !/^https?:\/\//.test(opts.target)) {
+        throw new UsageError(`--target: expected an http(s) URL, got '${opts.target}'`);
+      }
+      const ctx = createRunContext(study.id, paths, config.MLSD_SEED, progress());
+      const result = await study.simulate({ drift: Boolean(opts.drift), requests, target: opts.target }, ctx);
+      io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    });
+
   try {
     if (argv.length === 0) {
       program.outputHelp();

@@ -160,6 +160,15 @@ export interface BenchOptions {
   durationSeconds?: number;
 }
 
+export interface SimulateOptions {
+  /** Replay shifted traffic (the app decides what shifts: a new population, a changed relation). */
+  drift?: boolean;
+  /** How many requests or events to replay. */
+  requests?: number;
+  /** Base URL of a running service; the app is served in-process when absent. */
+  target?: string;
+}
+
 /** The contract of one case study. */
 export interface CaseStudy {
   /** kebab-case id, also the URL prefix under `mlsd serve --all`: `ad-click-prediction`. */
@@ -179,6 +188,8 @@ export interface CaseStudy {
   createApp(options: ServeOptions, ctx: RunContext): Promise<ServiceHandle>;
   /** Load test of the app's main route; optional until an app has one. */
   bench?(options: BenchOptions, ctx: RunContext): Promise<Record<string, unknown>>;
+  /** Replays traffic (optionally drifted) so monitoring has something to show; optional. */
+  simulate?(options: SimulateOptions, ctx: RunContext): Promise<Record<string, unknown>>;
 }
 
 const ID = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;

@@ -18,6 +18,7 @@ export {
   type RunSize,
   type ServeOptions,
   type ServiceHandle,
+  type SimulateOptions,
   silentProgress,
   type TrainOptions,
   type TrainResult,

@@ -6,6 +6,7 @@
  * This module only describes shapes: it never imports tfjs, so the serving path never loads the
  * training framework.
  */
+import { BUILTIN_CONVERTERS } from './layers.js';
 
 /** The part of a tfjs layer a converter may read (structurally typed: no tfjs import). */
 export interface TfLayerLike {
@@ -21,7 +22,18 @@ export interface TfLayerLike {
 export type InitializerData = Float32Array | Int32Array | BigInt64Array;
 
 /** Attribute values ONNX nodes take. */
-export type AttributeValue = number | string | number[] | string[] | { float: number } | { floats: number[] };
+export type AttributeValue =
+  | number
+  | string
+  | number[]
+  | string[]
+  | { float: number }
+  | { floats: number[] }
+  | { int: number }
+  | { ints: number[] };
+
+/** Element types a value in the graph can have. */
+export type OnnxElementType = 'float32' | 'int32' | 'int64' | 'bool';
 
 /** What a converter uses to write into the graph being built. */
 export interface ConversionContext {
@@ -47,6 +59,27 @@ export interface ConversionContext {
   shapeOf(name: string): (number | null)[] | undefined;
   /** Records the static shape of a value a converter produced. */
   setShape(name: string, shape: (number | null)[]): void;
+  /** Element type of a value produced so far ('float32' unless recorded otherwise). */
+  dtypeOf(name: string): OnnxElementType;
+  /** Records the element type of a value a converter produced. */
+  setDtype(name: string, dtype: OnnxElementType): void;
+  /**
+   * The channels-first (NCHW / NCW) twin of a channels-last value, for ONNX ops such as Conv and
+   * pooling. Inserts a Transpose only when no twin exists yet, so a run of convolutional layers
+   * transposes once at each end.
+   */
+  toChannelsFirst(name: string): string;
+  /** The channels-last value of a channels-first one (the tfjs layout every converter returns). */
+  fromChannelsFirst(name: string): string;
+  /**
+   * True when the channels-last value was itself produced by transposing a channels-first one:
+   * elementwise ops then run on the twin so the transposes of a conv run cancel.
+   */
+  hasChannelsFirstOrigin(name: string): boolean;
+  /** Adds a 1-D int64 constant (shapes, axes, pads) and returns its name. */
+  addInt64(prefix: string, values: number[]): string;
+  /** Applies a tfjs activation by its serialized name ('relu', 'gelu', 'linear'...) to a value. */
+  applyActivation(name: string, activation: string): string;
 }
 
 /**
@@ -66,10 +99,10 @@ export function registerLayerConverter(className: string, converter: LayerConver
 
 /** The converter registered for a class name, or undefined. */
 export function getLayerConverter(className: string): LayerConverter | undefined {
-  return converters.get(className);
+  return converters.get(className) ?? BUILTIN_CONVERTERS.get(className);
 }
 
-/** Class names with a registered converter. */
+/** Class names with a converter (registered or built in). */
 export function registeredLayerClasses(): string[] {
-  return [...converters.keys()].sort();
+  return [...new Set([...converters.keys(), ...BUILTIN_CONVERTERS.keys()])].sort();
 }

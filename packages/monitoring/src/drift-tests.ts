@@ -33,7 +33,7 @@ export interface DriftTestResult {
   band?: 'none' | 'moderate' | 'major';
 }
 
-/** Reference shares below this are floored (PSI, and chi-square expectations) so that empty bins do not divide by zero. */
+/** PSI floors shares below this so that empty bins do not divide by zero. */
 export const EMPTY_SHARE_FLOOR = 1e-4;
 
 function finiteValues(name: string, values: ArrayLike<number>): Float64Array {
@@ -42,7 +42,9 @@ function finiteValues(name: string, values: ArrayLike<number>): Float64Array {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new TypeError(`${name}[${i}]: expected a finite number, got ${describe(v)} (remove missing values first)`);
+      throw new TypeError(
+        `${name}[${i}]: expected a finite number, got ${describe(v)} (remove missing values first)`,
+      );
     }
     out[i] = v;
   }
@@ -139,7 +141,8 @@ function pairedCounts(reference: ArrayLike<number>, current: ArrayLike<number>):
   if (r.length !== c.length) {
     throw new RangeError(`current: expected ${r.length} counts (one per reference bin), got ${c.length}`);
   }
-  if (r.length < 2) throw new RangeError(`reference: expected at least 2 bins or categories, got ${r.length}`);
+  if (r.length < 2)
+    throw new RangeError(`reference: expected at least 2 bins or categories, got ${r.length}`);
   if (sum(r) <= 0) throw new RangeError('reference: expected a positive total count, got 0');
   if (sum(c) <= 0) throw new RangeError('current: expected a positive total count, got 0');
   return [r, c];
@@ -152,10 +155,14 @@ function sum(xs: ArrayLike<number>): number {
 }
 
 /**
- * Chi-square goodness-of-fit of the current category counts against the reference shares, as
- * SciPy's `chisquare(current, referenceShares * nCurrent)`. Reference shares of 0 are floored at
- * {@link EMPTY_SHARE_FLOOR} (then renormalized), so a category unseen in the reference counts as
- * strong evidence of drift instead of dividing by zero.
+ * Chi-square test of homogeneity of the reference and current category counts (the 2 × k
+ * contingency table, as SciPy's `chi2_contingency([reference, current], correction=False)`).
+ * Categories empty on both sides are left out.
+ *
+ * Evidently's default runs a goodness-of-fit test that treats the reference shares as exact
+ * (`chisquare(current, referenceShares * nCurrent)`). That ignores the reference's own sampling
+ * noise: with 500 reference and 500 current rows from one distribution it flagged about 35 % of
+ * pairs in our trials instead of 5 %. The homogeneity test accounts for both samples.
  */
 export function chiSquareTest(
   referenceCounts: ArrayLike<number>,
@@ -164,25 +171,28 @@ export function chiSquareTest(
 ): DriftTestResult {
   const threshold = options.threshold ?? 0.05;
   checkThreshold(threshold);
-  const [r, c] = pairedCounts(referenceCounts, currentCounts);
-  const shares = flooredShares(r);
-  const nCur = sum(c);
+  const [r0, c0] = pairedCounts(referenceCounts, currentCounts);
+  const r: number[] = [];
+  const c: number[] = [];
+  for (let i = 0; i < r0.length; i++) {
+    if (r0[i] + c0[i] > 0) {
+      r.push(r0[i]);
+      c.push(c0[i]);
+    }
+  }
+  if (r.length < 2) return { test: 'chisquare', statistic: 0, pValue: 1, threshold, drifted: false };
+  const nr = sum(r);
+  const nc = sum(c);
+  const n = nr + nc;
   let stat = 0;
   for (let i = 0; i < r.length; i++) {
-    const e = shares[i] * nCur;
-    stat += ((c[i] - e) * (c[i] - e)) / e;
+    const col = r[i] + c[i];
+    const er = (col * nr) / n;
+    const ec = (col * nc) / n;
+    stat += ((r[i] - er) * (r[i] - er)) / er + ((c[i] - ec) * (c[i] - ec)) / ec;
   }
   const pValue = chiSquareSf(stat, r.length - 1);
   return { test: 'chisquare', statistic: stat, pValue, threshold, drifted: pValue < threshold };
-}
-
-function flooredShares(counts: number[]): number[] {
-  const total = sum(counts);
-  const shares = counts.map((x) => x / total);
-  if (!shares.some((s) => s === 0)) return shares;
-  const floored = shares.map((s) => (s === 0 ? EMPTY_SHARE_FLOOR : s));
-  const t = sum(floored);
-  return floored.map((s) => s / t);
 }
 
 /**
@@ -198,7 +208,8 @@ export function zTest(
   const threshold = options.threshold ?? 0.05;
   checkThreshold(threshold);
   const [r, c] = pairedCounts(referenceCounts, currentCounts);
-  if (r.length !== 2) throw new RangeError(`reference: the z-test needs exactly 2 categories, got ${r.length}`);
+  if (r.length !== 2)
+    throw new RangeError(`reference: the z-test needs exactly 2 categories, got ${r.length}`);
   const n1 = r[0] + r[1];
   const n2 = c[0] + c[1];
   const p1 = r[0] / n1;

@@ -4,6 +4,29 @@
  */
 
 export {
+  type ColumnDriftOptions,
+  type ColumnDriftResult,
+  type ColumnDriftStatus,
+  type DriftOptions,
+  type DriftReport,
+  detectDrift,
+  type SideSummary,
+  SMALL_REFERENCE_ROWS,
+} from './drift.js';
+export {
+  chiSquareTest,
+  type DriftTestName,
+  type DriftTestResult,
+  EMPTY_SHARE_FLOOR,
+  jensenShannonDistance,
+  KS_EXACT_MAX_N,
+  ksTest,
+  normalizedWasserstein,
+  psi,
+  wassersteinDistance,
+  zTest,
+} from './drift-tests.js';
+export {
   type LatencyQuantiles,
   LatencyRecorder,
   type LatencyRecorderJSON,
@@ -16,3 +39,18 @@ export {
   type OpsMetrics,
   type OpsMetricsOptions,
 } from './ops-metrics.js';
+export {
+  buildReferenceProfile,
+  type CategoricalColumnProfile,
+  type ColumnKind,
+  type ColumnProfile,
+  type Columns,
+  DEFAULT_SAMPLE_SIZE,
+  mergeProfiles,
+  type NumericColumnProfile,
+  ProfileBuilder,
+  type ProfileBuilderOptions,
+  type ProfileOptions,
+  type ReferenceProfile,
+} from './profile.js';
+export type { ReservoirSample } from './sample.js';

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerProjectKernels } from './kernels/registry.js';
+import { registerCustomLayers } from './layers.js';
 
 /** Which backend to try first. */
 export type BackendName = 'wasm' | 'cpu';
@@ -77,6 +78,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     await tf.setBackend('cpu');
     await tf.ready();
   }
+  registerCustomLayers();
   const kernels = options.fastKernels === false ? [] : registerProjectKernels(backend);
   return { backend, kernels, ...(fallbackReason ? { fallbackReason } : {}) };
 }

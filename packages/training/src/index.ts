@@ -21,10 +21,26 @@ export {
 } from './fit.js';
 export { PROJECT_KERNELS, type ProjectKernel, useKernels } from './kernels/registry.js';
 export {
+  CrossLayer,
+  type CrossLayerConfig,
+  crossLayer,
+  EmbeddingBag,
+  type EmbeddingBagConfig,
+  embeddingBag,
+  FactorizationMachine,
+  factorizationMachine,
+  L2Normalize,
+  l2Normalize,
+  multiTaskHeads,
+  registerCustomLayers,
+  type TaskHead,
+} from './layers.js';
+export {
   binaryCrossentropy,
   binaryFocalLoss,
   categoricalCrossentropy,
   categoricalFocalLoss,
+  createNegativeSampler,
   type FocalOptions,
   type InBatchSoftmaxOptions,
   inBatchSoftmaxLoss,

@@ -4,6 +4,7 @@
  * with negative sampling, and multi-task combination. Every loss returns the mean over the batch
  * of per-example losses multiplied by optional per-example weights.
  */
+import { AliasTable, createRng } from '@mlsd/core';
 import * as tf from '@tensorflow/tfjs';
 
 /** A loss: `(yTrue, yPred, sampleWeight?) => scalar`. */
@@ -222,6 +223,32 @@ export function skipGramNegativeSamplingLoss(
   return tf.tidy(() => {
     const pos = center.mul(context).sum(-1);
     const neg = tf.matMul(negatives, center.expandDims(2)).squeeze([2]);
-    return tf.logSigmoid(pos).neg().sub(tf.logSigmoid(neg.neg()).sum(-1)).mean() as tf.Scalar;
+    // -log sigma(z) = softplus(-z). tf.logSigmoid is avoided: its custom gradient closes over an
+    // unsaved input and fails when the input is an intermediate freed by tidy (tfjs 4.22).
+    return tf.softplus(pos.neg()).add(tf.softplus(neg).sum(-1)).mean() as tf.Scalar;
   });
+}
+
+/**
+ * Draws negative ids for skip-gram from the unigram distribution raised to `power` (0.75 in
+ * word2vec), so frequent items are sampled less than their raw share.
+ */
+export function createNegativeSampler(
+  counts: ArrayLike<number>,
+  options: { power?: number; seed?: number } = {},
+): (k: number) => Int32Array {
+  const power = options.power ?? 0.75;
+  const weights = Float64Array.from({ length: counts.length }, (_, i) => {
+    const c = counts[i];
+    if (!(c >= 0)) throw new RangeError(`counts[${i}]: expected a count >= 0, got ${c}`);
+    return c ** power;
+  });
+  const table = new AliasTable(weights);
+  const rng = createRng(options.seed ?? 0);
+  return (k: number) => {
+    if (!Number.isInteger(k) || k < 0) throw new RangeError(`k: expected an integer >= 0, got ${k}`);
+    const out = new Int32Array(k);
+    for (let i = 0; i < k; i++) out[i] = table.sample(rng);
+    return out;
+  };
 }

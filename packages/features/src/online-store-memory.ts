@@ -1,0 +1,159 @@
+/**
+ * In-memory online store: the default when no Redis URL is configured. Same semantics as the Redis
+ * backend (see online-store.ts), in one process.
+ */
+import type { FeatureService, FeatureValue, FeatureView, Row } from './definitions.js';
+import { viewRegistry } from './definitions.js';
+import {
+  checkEvents,
+  checkWriteRows,
+  isFresh,
+  type OnlineReadOptions,
+  type OnlineRecord,
+  type OnlineStore,
+  type OnlineWriteReport,
+  planRead,
+  viewNamed,
+} from './online-store.js';
+import { countInWindow, maxWindow } from './streaming.js';
+
+interface EventLog {
+  ts: number[];
+  ids: Set<string>;
+}
+
+/** Options of `createMemoryOnlineStore`. */
+export interface MemoryOnlineStoreOptions {
+  views: readonly FeatureView[];
+}
+
+class MemoryOnlineStore implements OnlineStore {
+  readonly views: ReadonlyMap<string, FeatureView>;
+  private readonly records = new Map<string, Map<string, OnlineRecord>>();
+  private readonly events = new Map<string, Map<string, EventLog>>();
+  private readonly watermarks = new Map<string, number>();
+
+  constructor(options: MemoryOnlineStoreOptions) {
+    this.views = viewRegistry(options.views);
+    for (const v of this.views.values()) {
+      if (v.kind === 'counter') this.events.set(v.name, new Map());
+      else this.records.set(v.name, new Map());
+    }
+  }
+
+  async write(viewName: string, rows: readonly Row[]): Promise<OnlineWriteReport> {
+    const { records, rejected } = checkWriteRows(viewNamed(this.views, viewName), rows);
+    return { ...(await this.writeRecords(viewName, records)), rejected };
+  }
+
+  async writeRecords(
+    viewName: string,
+    records: readonly OnlineRecord[],
+  ): Promise<{ written: number; stale: number }> {
+    const view = viewNamed(this.views, viewName);
+    const table = this.records.get(view.name);
+    if (!table) throw new TypeError(`writeRecords: ${viewName} is a counter; use recordEvents`);
+    let written = 0;
+    let stale = 0;
+    for (const r of records) {
+      const cur = table.get(r.entityKey);
+      if (cur && cur.eventTs > r.eventTs) {
+        stale++;
+        continue;
+      }
+      table.set(r.entityKey, { entityKey: r.entityKey, eventTs: r.eventTs, values: { ...r.values } });
+      written++;
+    }
+    return { written, stale };
+  }
+
+  async recordEvents(counterName: string, rows: readonly Row[]): Promise<OnlineWriteReport> {
+    const counter = viewNamed(this.views, counterName);
+    const { events, rejected } = checkEvents(counter, rows);
+    const logs = this.events.get(counter.name) as Map<string, EventLog>;
+    const horizon = maxWindow(counter);
+    let written = 0;
+    let stale = 0;
+    for (const e of events) {
+      let log = logs.get(e.key);
+      if (!log) {
+        log = { ts: [], ids: new Set() };
+        logs.set(e.key, log);
+      }
+      if (log.ids.has(e.id)) {
+        stale++;
+        continue;
+      }
+      log.ids.add(e.id);
+      let i = log.ts.length;
+      while (i > 0 && log.ts[i - 1] > e.ts) i--;
+      log.ts.splice(i, 0, e.ts);
+      written++;
+      // Events at or before latest - horizon can no longer be inside any window (as Redis trims).
+      const cut = log.ts[log.ts.length - 1] - horizon;
+      if (log.ts[0] <= cut) {
+        let k = 0;
+        while (k < log.ts.length && log.ts[k] <= cut) k++;
+        log.ts.splice(0, k);
+      }
+    }
+    return { written, stale, rejected };
+  }
+
+  async read(
+    entities: readonly Row[],
+    featureRefs: readonly string[] | FeatureService,
+    options: OnlineReadOptions = {},
+  ): Promise<Array<Record<string, FeatureValue>>> {
+    const plan = planRead(this.views, entities, featureRefs, options);
+    const out = entities.map(() => ({}) as Record<string, FeatureValue>);
+    for (const g of plan.groups) {
+      if (g.view.kind === 'counter') {
+        const logs = this.events.get(g.view.name) as Map<string, EventLog>;
+        const windows = g.refs.map(
+          (r) => (g.view.windows ?? []).find((w) => `count_${w.label}` === r.field.name)?.ms as number,
+        );
+        g.keys.forEach((key, i) => {
+          const log = logs.get(key);
+          g.refs.forEach((_, j) => {
+            out[i][plan.names[g.outIndex[j]]] = log
+              ? countInWindow(log.ts, 0, log.ts.length, plan.now, windows[j])
+              : 0;
+          });
+        });
+        continue;
+      }
+      const table = this.records.get(g.view.name) as Map<string, OnlineRecord>;
+      g.keys.forEach((key, i) => {
+        const rec = table.get(key);
+        const fresh = rec !== undefined && isFresh(rec.eventTs, plan.now, g.view.ttlMs);
+        g.refs.forEach((r, j) => {
+          out[i][plan.names[g.outIndex[j]]] = fresh ? (rec.values[r.field.name] ?? null) : null;
+        });
+      });
+    }
+    return out;
+  }
+
+  async getWatermark(viewName: string): Promise<number | null> {
+    viewNamed(this.views, viewName);
+    return this.watermarks.get(viewName) ?? null;
+  }
+
+  async setWatermark(viewName: string, ts: number): Promise<void> {
+    viewNamed(this.views, viewName);
+    this.watermarks.set(viewName, ts);
+  }
+
+  async close(): Promise<void> {
+    this.records.clear();
+    this.events.clear();
+  }
+}
+
+/** Creates the in-memory online store. */
+export function createMemoryOnlineStore(options: MemoryOnlineStoreOptions): OnlineStore {
+  if (!options || !Array.isArray(options.views))
+    throw new TypeError('createMemoryOnlineStore: options.views: expected an array of feature views');
+  return new MemoryOnlineStore(options);
+}

@@ -91,7 +91,7 @@ function curveCounts(yTrue: NumberArray, yScore: NumberArray): BinaryCurveCounts
   while (i >= 0 || j >= 0) {
     const a = i >= 0 ? pos[i] : Number.NEGATIVE_INFINITY;
     const b = j >= 0 ? neg[j] : Number.NEGATIVE_INFINITY;
-    const t = a > b ? a : b;
+    const t = Math.max(a, b);
     while (i >= 0 && pos[i] === t) {
       tp++;
       i--;

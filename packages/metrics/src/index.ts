@@ -5,6 +5,12 @@
  */
 
 export {
+  type BootstrapInterval,
+  type BootstrapOptions,
+  bootstrapInterval,
+  seededRandom,
+} from './bootstrap.js';
+export {
   type BinningOptions,
   calibrationRatio,
   expectedCalibrationError,
@@ -54,6 +60,43 @@ export {
   type ThresholdOptions,
   type UndefinedOptions,
 } from './classification.js';
+export {
+  type ApInterpolation,
+  type ApOptions,
+  averagePrecisionForClass,
+  type Box,
+  type BoxFormat,
+  type CocoSummary,
+  cocoEvaluate,
+  type DetectedBox,
+  type DetectionCounts,
+  type DetectionId,
+  detectionMeanAveragePrecision,
+  type GroundTruthBox,
+  iou,
+  type MapOptions,
+  type NmsOptions,
+  nonMaxSuppression,
+  precisionRecallAtIou,
+} from './detection.js';
+export {
+  type Alternative,
+  type ConfidenceInterval,
+  confidenceIntervalMean,
+  confidenceIntervalMeanDifference,
+  confidenceIntervalProportion,
+  confidenceIntervalProportionDifference,
+  minimumSampleSize,
+  normalCdf,
+  normalQuantile,
+  type ProportionSample,
+  type SampleSizeOptions,
+  studentTCdf,
+  studentTQuantile,
+  type TestResult,
+  twoProportionZTest,
+  welchTTest,
+} from './experiments.js';
 export {
   averageOverQueries,
   averagePopularity,

@@ -140,6 +140,17 @@ export class HnswIndex implements VectorIndex {
     this.graph.setEf(value);
   }
 
+  /** Changes the search-time parameters (ef, filteredEf and the exact-fallback thresholds). */
+  configure(options: Pick<HnswIndexOptions, 'ef' | 'filteredEf' | 'exactFilterShare' | 'exactFilterCount'>): void {
+    const p = { ...this.params };
+    if (options.ef !== undefined) p.ef = checkPositiveInt('options.ef', options.ef, 1 << 20);
+    if (options.filteredEf !== undefined) p.filteredEf = checkPositiveInt('options.filteredEf', options.filteredEf, 1 << 20);
+    if (options.exactFilterShare !== undefined) p.exactFilterShare = checkFraction('options.exactFilterShare', options.exactFilterShare);
+    if (options.exactFilterCount !== undefined) p.exactFilterCount = checkPositiveInt('options.exactFilterCount', options.exactFilterCount);
+    Object.assign(this.params, p);
+    this.graph.setEf(this.params.ef);
+  }
+
   /** The parameters in force (M, efConstruction, ef, filter thresholds, seed). */
   get parameters(): Readonly<Params> {
     return { ...this.params };

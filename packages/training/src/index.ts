@@ -2,6 +2,23 @@
  * @mlsd/training: tfjs training with fast kernels, a seeded training loop, the custom layers and
  * losses the case studies use (each layer with its ONNX converter), and box-aware augmentations.
  */
+
+export {
+  type Annotated,
+  type Box,
+  type CropRect,
+  colorJitter,
+  crop,
+  flipHorizontal,
+  type Image,
+  imageFromTensor,
+  imageToTensor,
+  type JitterOptions,
+  type RandomAugmentOptions,
+  randomAugment,
+  resize,
+  scale,
+} from './augment.js';
 export {
   type BackendInfo,
   type BackendName,

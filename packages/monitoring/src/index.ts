@@ -4,6 +4,14 @@
  */
 
 export {
+  type DecayMetric,
+  DecayMonitor,
+  type DecayMonitorOptions,
+  type DecayStatus,
+  type DecayWindow,
+  type LabelJoin,
+} from './decay.js';
+export {
   type ColumnDriftOptions,
   type ColumnDriftResult,
   type ColumnDriftStatus,
@@ -26,6 +34,7 @@ export {
   wassersteinDistance,
   zTest,
 } from './drift-tests.js';
+export { type EstimatedPerformance, estimatePerformance } from './estimate.js';
 export {
   type LatencyQuantiles,
   LatencyRecorder,

@@ -156,28 +156,34 @@ export function exportToOnnx(model: TfLayersModelLike, options: ExportOptions = 
       ? { into: new Map(), removed: new Set<string>() }
       : planFolds(model, keys);
 
+  // tfjs names inputs and outputs after their layers; a Sequential leaves inputNames/outputNames empty.
+  const inputNames = model.inputs.map((t, i) => model.inputNames[i] ?? t.sourceLayer.name);
+  const outputNames = model.outputs.map((t, i) => model.outputNames[i] ?? t.sourceLayer.name);
   const inputs: GraphValue[] = model.inputs.map((t, i) => ({
-    name: model.inputNames[i],
-    dtype: dtypeOf(t, `input ${model.inputNames[i]}`),
+    name: inputNames[i],
+    dtype: dtypeOf(t, `input ${inputNames[i]}`),
     shape: [...t.shape],
   }));
-  const outputNames = [...model.outputNames];
   for (const name of [...inputs.map((i) => i.name), ...outputNames]) builder.reserve(name);
 
-  const values = new Map<string, string>();
+  const topScope = new Map<string, string>();
   model.inputs.forEach((t, i) => {
-    values.set(keys.key(t), inputs[i].name);
+    topScope.set(keys.key(t), inputs[i].name);
     builder.setShape(inputs[i].name, inputs[i].shape);
     builder.setDtype(inputs[i].name, inputs[i].dtype);
   });
 
-  const convert = (t: TfSymbolicTensorLike): string => {
+  // Each (nested) model call has its own scope: a model applied twice gets two sets of values.
+  const convert = (t: TfSymbolicTensorLike, values: Map<string, string>): string => {
     const cached = values.get(keys.key(t));
     if (cached !== undefined) return cached;
     const layer = t.sourceLayer;
     const node = layer.inboundNodes[t.nodeIndex];
     if (!node) throw new RangeError(`layer ${layer.name}: call ${t.nodeIndex} not found`);
-    const inputValues = node.inputTensors.map(convert);
+    if (node.inputTensors.some((i) => i === t) || layer.getClassName() === 'InputLayer') {
+      throw new RangeError(`input layer ${layer.name} is not among the model's inputs`);
+    }
+    const inputValues = node.inputTensors.map((i) => convert(i, values));
     let outputs: string[];
     const callKey = keys.nodeKey(layer, t.nodeIndex);
     if (isContainer(layer)) {
@@ -220,14 +226,15 @@ export function exportToOnnx(model: TfLayersModelLike, options: ExportOptions = 
         `nested model ${inner.name}: expected ${inner.inputs.length} inputs, got ${inputValues.length}`,
       );
     }
+    const scope = new Map<string, string>();
     inner.inputs.forEach((t, i) => {
-      values.set(keys.key(t), inputValues[i]);
+      scope.set(keys.key(t), inputValues[i]);
     });
-    return inner.outputs.map(convert);
+    return inner.outputs.map((o) => convert(o, scope));
   };
 
   const outputs: GraphValue[] = model.outputs.map((t, i) => {
-    const value = convert(t);
+    const value = convert(t, topScope);
     builder.addNode('Identity', [value], [outputNames[i]]);
     return { name: outputNames[i], dtype: dtypeOf(t, `output ${outputNames[i]}`), shape: [...t.shape] };
   });

@@ -95,7 +95,10 @@ export async function compareWithOnnx(
       );
     }
     const result = await session.run(feeds);
-    const tfInputs = model.inputNames.map((name) => {
+    // A Sequential leaves inputNames/outputNames empty: tfjs names them after their layers.
+    const inputNames = model.inputs.map((t, i) => model.inputNames[i] ?? t.sourceLayer.name);
+    const outputNames = model.outputs.map((t, i) => model.outputNames[i] ?? t.sourceLayer.name);
+    const tfInputs = inputNames.map((name) => {
       const input = inputs[name];
       return tf.tensor(input.data, input.dims, input.data instanceof Int32Array ? 'int32' : 'float32');
     });
@@ -104,7 +107,7 @@ export async function compareWithOnnx(
     let maxAbsDiff = 0;
     const onnx: Record<string, Float32Array> = {};
     const tfjs: Record<string, Float32Array> = {};
-    model.outputNames.forEach((name, i) => {
+    outputNames.forEach((name, i) => {
       const expected = tfOutputs[i].dataSync() as Float32Array;
       const got = result[name];
       if (!got) throw new Error(`ONNX output ${name} missing; got ${Object.keys(result).join(', ')}`);

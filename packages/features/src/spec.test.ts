@@ -46,7 +46,9 @@ describe('numeric transforms against scikit-learn', () => {
         const t = spec.transforms[0];
         expect(t.kind === 'numeric' && t.state?.fill).toBeCloseTo(expected.fill, 12);
         const out = apply(spec, rowsOf(ref.test)).dense.data;
-        expected.transformed.forEach((v: number, i: number) => expect(out[i]).toBeCloseTo(v, 5));
+        expected.transformed.forEach((v: number, i: number) => {
+      expect(out[i]).toBeCloseTo(v, 5);
+    });
       });
     }
   }
@@ -57,7 +59,9 @@ describe('numeric transforms against scikit-learn', () => {
       rowsOf(ref.train),
     );
     const out = apply(spec, rowsOf(ref.test)).dense.data;
-    expected.transformed.forEach((v: number, i: number) => expect(out[i]).toBeCloseTo(v, 5));
+    expected.transformed.forEach((v: number, i: number) => {
+      expect(out[i]).toBeCloseTo(v, 5);
+    });
   });
   it('missing indicator and constant impute (hand-worked)', () => {
     const spec = fit(
@@ -82,7 +86,9 @@ describe('buckets', () => {
     const t = spec.transforms[0];
     const got = t.kind === 'bucketize' ? (t.state?.boundaries ?? []) : [];
     expect(got.length).toBe(q.innerEdges.length);
-    q.innerEdges.forEach((e: number, i: number) => expect(got[i]).toBeCloseTo(e, 10));
+    q.innerEdges.forEach((e: number, i: number) => {
+      expect(got[i]).toBeCloseTo(e, 10);
+    });
     expect(Array.from(apply(spec, rowsOf(q.probe)).ids.data, Number)).toEqual(
       q.ordinal.map((o: number) => o + 1),
     );
@@ -123,7 +129,9 @@ describe('categorical and hashing', () => {
   });
   it('hash buckets match FeatureHasher', () => {
     const h = ref.featureHasher;
-    h.values.forEach((v: string, i: number) => expect(hashBucketOf(v, h.numBuckets)).toBe(h.buckets[i]));
+    h.values.forEach((v: string, i: number) => {
+      expect(hashBucketOf(v, h.numBuckets)).toBe(h.buckets[i]);
+    });
     const spec = fit({ name: 't', transforms: [hashBucket('c', h.numBuckets)] }, []);
     expect(
       Array.from(
@@ -155,7 +163,7 @@ describe('categorical and hashing', () => {
     const spec = fit({ name: 't', transforms: [cross(['a', 'b'], 100)] }, []);
     const got = Number(apply(spec, [{ a: 'x', b: 7 }]).ids.data[0]);
     expect(got).toBe(hashBucketOf('["x","7"]', 100));
-    expect(Number(apply(spec, [{ a: 'x|7', b: '' }]).ids.data[0])).toBe(hashBucketOf('["x|7",""]', 100));
+    expect(Number(apply(spec, [{ a: 'x|7', b: '' }]).ids.data[0])).toBe(hashBucketOf('["x|7",""]', 100);
   });
 });
 
@@ -170,7 +178,7 @@ describe('text, time and geo', () => {
       spec,
       t.docs.map((q: string) => ({ q })),
     ).dense.data;
-    expect(Array.from(out)).toEqual(t.word_1_2.flat());
+    expect(Array.from(out)).toEqual(t.word_1_2.flat();
   });
   it('char 2-3 grams match HashingVectorizer(analyzer=char)', () => {
     const t = ref.text;
@@ -197,7 +205,7 @@ describe('text, time and geo', () => {
     );
     const r = Array.from(apply(spec, [{ q: 'hello world' }, { q: 'one two three four' }]).ids.data, Number);
     expect(r.slice(0, 3)).toEqual([hashBucketOf('hello', 50) + 1, hashBucketOf('world', 50) + 1, 0]);
-    expect(r.slice(3)).toEqual(['one', 'two', 'three'].map((w) => hashBucketOf(w, 50) + 1));
+    expect(r.slice(3)).toEqual(['one', 'two', 'three'].map((w) => hashBucketOf(w, 50) + 1);
   });
   it('haversine matches sklearn haversine_distances', () => {
     const h = ref.haversine;

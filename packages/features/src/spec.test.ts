@@ -47,8 +47,8 @@ describe('numeric transforms against scikit-learn', () => {
         expect(t.kind === 'numeric' && t.state?.fill).toBeCloseTo(expected.fill, 12);
         const out = apply(spec, rowsOf(ref.test)).dense.data;
         expected.transformed.forEach((v: number, i: number) => {
-      expect(out[i]).toBeCloseTo(v, 5);
-    });
+          expect(out[i]).toBeCloseTo(v, 5);
+        });
       });
     }
   }
@@ -163,7 +163,7 @@ describe('categorical and hashing', () => {
     const spec = fit({ name: 't', transforms: [cross(['a', 'b'], 100)] }, []);
     const got = Number(apply(spec, [{ a: 'x', b: 7 }]).ids.data[0]);
     expect(got).toBe(hashBucketOf('["x","7"]', 100));
-    expect(Number(apply(spec, [{ a: 'x|7', b: '' }]).ids.data[0])).toBe(hashBucketOf('["x|7",""]', 100);
+    expect(Number(apply(spec, [{ a: 'x|7', b: '' }]).ids.data[0])).toBe(hashBucketOf('["x|7",""]', 100));
   });
 });
 
@@ -178,7 +178,7 @@ describe('text, time and geo', () => {
       spec,
       t.docs.map((q: string) => ({ q })),
     ).dense.data;
-    expect(Array.from(out)).toEqual(t.word_1_2.flat();
+    expect(Array.from(out)).toEqual(t.word_1_2.flat());
   });
   it('char 2-3 grams match HashingVectorizer(analyzer=char)', () => {
     const t = ref.text;
@@ -205,7 +205,7 @@ describe('text, time and geo', () => {
     );
     const r = Array.from(apply(spec, [{ q: 'hello world' }, { q: 'one two three four' }]).ids.data, Number);
     expect(r.slice(0, 3)).toEqual([hashBucketOf('hello', 50) + 1, hashBucketOf('world', 50) + 1, 0]);
-    expect(r.slice(3)).toEqual(['one', 'two', 'three'].map((w) => hashBucketOf(w, 50) + 1);
+    expect(r.slice(3)).toEqual(['one', 'two', 'three'].map((w) => hashBucketOf(w, 50) + 1));
   });
   it('haversine matches sklearn haversine_distances', () => {
     const h = ref.haversine;

@@ -70,7 +70,7 @@ export function ksStatisticSorted(a: Float64Array, b: Float64Array): number {
     while (i < n1 && a[i] === x) i++;
     while (j < n2 && b[j] === x) j++;
     const diff = Math.abs(i / n1 - j / n2);
-    if (diff > d) d = diff;
+    d = Math.max(d, diff);
   }
   return d;
 }

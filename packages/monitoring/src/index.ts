@@ -62,4 +62,10 @@ export {
   type ProfileOptions,
   type ReferenceProfile,
 } from './profile.js';
+export {
+  buildMonitoringReport,
+  type MonitoringReport,
+  type MonitoringReportInput,
+  renderHtmlReport,
+} from './report.js';
 export type { ReservoirSample } from './sample.js';

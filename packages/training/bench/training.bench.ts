@@ -101,6 +101,7 @@ interface Row {
 }
 
 const rows: Row[] = [];
+let peakRss = 0;
 const profiles: string[] = [];
 
 for (const backend of ['wasm', 'cpu'] as const) {
@@ -183,6 +184,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       opt.dispose();
       model.dispose();
     }
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
     console.error(`done: ${backend} ${mode}`);
   }
 }
@@ -201,3 +203,6 @@ for (const r of rows.filter((x) => x.kernels === 'project')) {
 }
 console.log('\nOne CNN step, top kernels (tf.profile):');
 for (const p of profiles) console.log(`- ${p}`);
+console.log(
+  `\nPeak resident memory sampled after each configuration: ${(peakRss / 2 ** 20).toFixed(0)} MiB; live tensors at the end: ${tf.memory().numTensors}.`,
+);

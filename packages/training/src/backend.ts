@@ -19,6 +19,8 @@ export interface InitBackendOptions {
   prefer?: BackendName;
   /** Register the project's kernels (scatter-add, convolution gradients, ...). Default true. */
   fastKernels?: boolean;
+  /** Folder holding the tfjs `.wasm` binaries (read by the first call only). Default: the installed package's dist folder. */
+  wasmPath?: string;
   /** Where a fallback reason goes. Default `console.warn`. */
   log?: (message: string) => void;
 }
@@ -62,7 +64,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     try {
       if (!wasmPathsSet) {
         // Node resolves file:// URLs here; the prefix form makes all three binaries findable.
-        setWasmPaths(join(wasmDistFolder(), '/'));
+        setWasmPaths(join(options.wasmPath ?? wasmDistFolder(), '/'));
         wasmPathsSet = true;
       }
       const ok = await tf.setBackend('wasm');

@@ -5,6 +5,29 @@
 export { type AuthOptions, apiKeyMatches, requireApiKey } from './auth.js';
 export { type Batcher, type BatcherMetrics, type BatcherOptions, createBatcher } from './batcher.js';
 export { errorHandler, HttpError, QueueFullError, toHttpError } from './errors.js';
+export {
+  createIdempotencyStore,
+  type IdempotencyStore,
+  type IdempotencyStoreOptions,
+  type RunOnceResult,
+} from './idempotency.js';
+export { BullMqJobRunner, type BullMqJobRunnerOptions } from './jobs/bullmq-runner.js';
+export { InProcessJobRunner, type InProcessJobRunnerOptions } from './jobs/in-process-runner.js';
+export {
+  defineJob,
+  type EnqueueOptions,
+  type JobContext,
+  type JobDefinition,
+  type JobInfo,
+  type JobMetrics,
+  type JobOptions,
+  type JobProcessor,
+  type JobProgress,
+  type JobRunner,
+  type JobState,
+  JobTimeoutError,
+  type ScheduleSpec,
+} from './jobs/job-runner.js';
 export { type Listening, type ListenOptions, listen } from './listen.js';
 export type {
   InferenceModel,

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend.js';
 import { type ArrayData, fit } from './fit.js';
-import { binaryCrossentropy, binaryFocalLoss } from './losses.js';
+import { multiTaskHeads } from './layers.js';
+import { binaryCrossentropy, binaryFocalLoss, meanSquaredError } from './losses.js';
 import { learningRateAt } from './schedule.js';
 import { withSeed } from './seed.js';
 
@@ -208,5 +209,48 @@ describe('fit', () => {
     });
     expect(h.epochs.map((e) => e.learningRate)).toEqual([0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1]);
     model.dispose();
+  });
+
+  it('trains multi-task heads with per-task losses and weights', async () => {
+    const { x, y } = toyData(128, 10);
+    // Second task: regress x0 - x1.
+    const reg = new Float32Array(128);
+    for (let i = 0; i < 128; i++) reg[i] = x.data[i * 4] - x.data[i * 4 + 1];
+    const build = () =>
+      withSeed(8, () => {
+        const input = tf.input({ shape: [4] });
+        const trunk = tf.layers.dense({ units: 8, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+        const outs = multiTaskHeads(trunk, [
+          { name: 'click', units: 1, activation: 'sigmoid' },
+          { name: 'value', units: 1, hidden: [4] },
+        ]);
+        return tf.model({ inputs: input, outputs: outs });
+      });
+    const run = async (lossWeights: number[], epochs: number, learningRate: number) => {
+      const model = build();
+      const h = await fit(model, {
+        x,
+        y: [y, { data: reg, shape: [128, 1] }],
+        loss: [binaryCrossentropy(), meanSquaredError()],
+        lossWeights,
+        epochs,
+        batchSize: 128,
+        learningRate,
+        seed: 1,
+        progress: false,
+      });
+      model.dispose();
+      return h.epochs.map((e) => e.loss);
+    };
+    const trained = await run([1, 0.5], 20, 0.03);
+    expect(trained[19]).toBeLessThan(trained[0] * 0.7);
+    // With a negligible learning rate, the first-epoch loss is the weighted sum of the task losses:
+    // weights (1, 0) and (0, 1) add up to weights (1, 1), and doubling a weight doubles its term.
+    const [a] = await run([1, 0], 1, 1e-9);
+    const [b] = await run([0, 1], 1, 1e-9);
+    const [ab] = await run([1, 1], 1, 1e-9);
+    const [a2b] = await run([2, 1], 1, 1e-9);
+    expect(ab).toBeCloseTo(a + b, 5);
+    expect(a2b).toBeCloseTo(2 * a + b, 5);
   });
 });

@@ -95,10 +95,12 @@ describe('binary classification vs scikit-learn', () => {
         const t = Uint8Array.from(c.yTrue);
         const s = Float64Array.from(c.yScore);
         expect(rocAucScore(t, s)).toBe(rocAucScore(c.yTrue, c.yScore));
-        expect(averagePrecisionScore(t, Float32Array.from(c.yScore).map((x) => x))).toBeCloseTo(
-          averagePrecisionScore(c.yTrue, Array.from(Float32Array.from(c.yScore))),
-          12,
-        );
+        expect(
+          averagePrecisionScore(
+            t,
+            Float32Array.from(c.yScore).map((x) => x),
+          ),
+        ).toBeCloseTo(averagePrecisionScore(c.yTrue, Array.from(Float32Array.from(c.yScore))), 12);
       });
     });
   }
@@ -159,15 +161,20 @@ describe('multiclass and multi-label vs scikit-learn', () => {
     expect(multiclassConfusionMatrix(mc.yTrue, mc.yPred).matrix).toEqual(mc.confusion);
   });
   it("'binary' refuses more than two classes, naming the labels", () => {
-    expect(() => precisionScore(mc.yTrue, mc.yPred)).toThrow(/options.average: 'binary' needs at most two classes/);
+    expect(() => precisionScore(mc.yTrue, mc.yPred)).toThrow(
+      /options.average: 'binary' needs at most two classes/,
+    );
   });
   const ml = ref.multilabel;
-  it.each(['micro', 'macro', 'weighted', 'samples'] as const)('multi-label %s precision / recall / F1', (average) => {
-    const r = precisionRecallFscoreSupport(ml.yTrue, ml.yPred, { average });
-    close(r.precision, ml[average].precision);
-    close(r.recall, ml[average].recall);
-    close(r.fbeta, ml[average].f1);
-  });
+  it.each(['micro', 'macro', 'weighted', 'samples'] as const)(
+    'multi-label %s precision / recall / F1',
+    (average) => {
+      const r = precisionRecallFscoreSupport(ml.yTrue, ml.yPred, { average });
+      close(r.precision, ml[average].precision);
+      close(r.recall, ml[average].recall);
+      close(r.fbeta, ml[average].f1);
+    },
+  );
   it.each(['micro', 'macro', 'weighted'] as const)('multi-label %s ROC AUC and AP', (average) => {
     close(rocAucScore(ml.yTrue, ml.yScore, { average }), ml[`rocAuc_${average}`]);
     close(averagePrecisionScore(ml.yTrue, ml.yScore, { average }), ml[`ap_${average}`]);
@@ -203,10 +210,14 @@ describe('hand-worked cases', () => {
 describe('bad input', () => {
   it('length mismatch names both arguments', () => {
     expect(() => rocAucScore([0, 1], [0.1])).toThrow(RangeError);
-    expect(() => rocAucScore([0, 1], [0.1])).toThrow('yScore: expected the same length as yTrue (2), got length 1');
+    expect(() => rocAucScore([0, 1], [0.1])).toThrow(
+      'yScore: expected the same length as yTrue (2), got length 1',
+    );
   });
   it('NaN or infinite scores', () => {
-    expect(() => rocAucScore([0, 1], [0.1, Number.NaN])).toThrow('yScore[1]: expected a finite number, got NaN');
+    expect(() => rocAucScore([0, 1], [0.1, Number.NaN])).toThrow(
+      'yScore[1]: expected a finite number, got NaN',
+    );
     expect(() => averagePrecisionScore([0, 1], [Infinity, 0])).toThrow(RangeError);
   });
   it('labels outside {0, 1}', () => {
@@ -216,13 +227,18 @@ describe('bad input', () => {
   it('wrong types are TypeErrors', () => {
     expect(() => rocAucScore('01' as never, [0.1, 0.2])).toThrow(TypeError);
     expect(() => rocAucScore([0, '1'] as never, [0.1, 0.2])).toThrow(TypeError);
-    expect(() => precisionAtRecall([0, 1], [0.1, 0.2], { recall: 2 })).toThrow('options.recall: expected a number in [0, 1], got 2');
+    expect(() => precisionAtRecall([0, 1], [0.1, 0.2], { recall: 2 })).toThrow(
+      'options.recall: expected a number in [0, 1], got 2',
+    );
   });
 });
 
 describe('properties', () => {
   const labelled = fc
-    .array(fc.tuple(fc.constantFrom(0, 1), fc.integer({ min: -20, max: 20 })), { minLength: 2, maxLength: 60 })
+    .array(fc.tuple(fc.constantFrom(0, 1), fc.integer({ min: -20, max: 20 })), {
+      minLength: 2,
+      maxLength: 60,
+    })
     .filter((rows) => rows.some((r) => r[0] === 1) && rows.some((r) => r[0] === 0));
   it('AUC is unchanged by a strictly increasing transform of the scores', () => {
     fc.assert(
@@ -239,7 +255,12 @@ describe('properties', () => {
       fc.property(labelled, (rows) => {
         const y = rows.map((r) => r[0]);
         const s = rows.map((r) => r[1]);
-        expect(rocAucScore(y.map((v) => 1 - v), s)).toBeCloseTo(1 - rocAucScore(y, s), 12);
+        expect(
+          rocAucScore(
+            y.map((v) => 1 - v),
+            s,
+          ),
+        ).toBeCloseTo(1 - rocAucScore(y, s), 12);
       }),
     );
   });

@@ -151,19 +151,54 @@ function betaContinuedFraction(a: number, b: number, x: number): number {
   return h;
 }
 
-/** Regularized incomplete beta I_x(a, b). */
-export function regularizedBeta(x: number, a: number, b: number): number {
+/** Stirling correction ω(z) = lnΓ(z) - ((z - 0.5) ln z - z + 0.5 ln 2π), for z >= 10. */
+function stirlingCorrection(z: number): number {
+  const z2 = 1 / (z * z);
+  return (
+    (1 / z) *
+    (1 / 12 +
+      z2 *
+        (-1 / 360 + z2 * (1 / 1260 + z2 * (-1 / 1680 + z2 * (1 / 1188 + z2 * (-691 / 360360 + z2 / 156))))))
+  );
+}
+
+/**
+ * ln B(a, b). For a large argument, lnΓ(a) - lnΓ(a + b) is taken from Stirling's series in one piece:
+ * subtracting two lnΓ values near 10^5 would lose ten digits (Welch tests reach such df).
+ */
+export function logBeta(a: number, b: number): number {
+  const big = Math.max(a, b);
+  const small = Math.min(a, b);
+  if (big < 10) return logGamma(a) + logGamma(b) - logGamma(a + b);
+  const sum = a + b;
+  const corr = stirlingCorrection(big) - stirlingCorrection(sum);
+  if (small < 10) {
+    return logGamma(small) - (big - 0.5) * Math.log1p(small / big) - small * Math.log(sum) + small + corr;
+  }
+  return (
+    0.5 * Math.log(2 * Math.PI) -
+    0.5 * Math.log(sum) -
+    (a - 0.5) * Math.log1p(b / a) -
+    (b - 0.5) * Math.log1p(a / b) +
+    stirlingCorrection(small) +
+    corr
+  );
+}
+
+/** Regularized incomplete beta I_x(a, b), with y = 1 - x given separately when the caller knows it exactly. */
+export function regularizedBeta(x: number, a: number, b: number, y = 1 - x): number {
   if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log1p(-x));
+  if (y <= 0) return 1;
+  const front = Math.exp(a * Math.log(x) + b * Math.log(y) - logBeta(a, b));
   if (x < (a + 1) / (a + b + 2)) return (front * betaContinuedFraction(a, b, x)) / a;
-  return 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return 1 - (front * betaContinuedFraction(b, a, y)) / b;
 }
 
 /** Upper tail P(T > t) of Student's t with `df` degrees of freedom (normal when df is infinite). */
 export function studentTSf(t: number, df: number): number {
   if (df === Number.POSITIVE_INFINITY) return normalSf(t);
-  const half = 0.5 * regularizedBeta(df / (df + t * t), df / 2, 0.5);
+  const t2 = t * t;
+  const half = 0.5 * regularizedBeta(df / (df + t2), df / 2, 0.5, t2 / (df + t2));
   return t > 0 ? half : 1 - half;
 }
 

@@ -33,3 +33,4 @@ export {
   type OnnxTypedArray,
   type OnnxValueSignature,
 } from './runtime/onnx-model.js';
+export { OnnxWorkerPool, type OnnxWorkerPoolOptions } from './runtime/worker-pool.js';

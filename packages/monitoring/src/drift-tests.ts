@@ -66,7 +66,7 @@ export function ksStatisticSorted(a: Float64Array, b: Float64Array): number {
   let j = 0;
   let d = 0;
   while (i < n1 && j < n2) {
-    const x = a[i] <= b[j] ? a[i] : b[j];
+    const x = Math.min(a[i], b[j]);
     while (i < n1 && a[i] === x) i++;
     while (j < n2 && b[j] === x) j++;
     const diff = Math.abs(i / n1 - j / n2);

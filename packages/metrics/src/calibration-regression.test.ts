@@ -22,7 +22,10 @@ const ref: any = JSON.parse(
 );
 
 function close(a: number, e: number, tol = 1e-9): void {
-  if (Number.isNaN(e)) return expect(a).toBeNaN();
+  if (Number.isNaN(e)) {
+    expect(a).toBeNaN();
+    return;
+  }
   expect(Math.abs(a - e)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(e)));
 }
 

@@ -36,7 +36,10 @@ function close(actual: number | ArrayLike<number>, expected: number | ArrayLike<
   if (typeof expected === 'number') {
     expect(typeof actual).toBe('number');
     const a = actual as number;
-    if (Number.isNaN(expected)) return expect(a).toBeNaN();
+    if (Number.isNaN(expected)) {
+      expect(a).toBeNaN();
+      return;
+    }
     expect(Math.abs(a - expected)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected)));
     return;
   }

@@ -375,8 +375,9 @@ function filterLabel<T extends { label?: DetectionId }>(
   items: readonly T[],
   label: DetectionId | undefined,
 ): T[] {
-  if (label === undefined) return items.map((x) => ({ ...x, label: undefined }));
-  return items.filter((x) => x.label === label);
+  // Keep one class (or all boxes) and drop the labels, so the rest of the code sees one class.
+  const kept = label === undefined ? items : items.filter((x) => x.label === label);
+  return kept.map((x) => ({ ...x, label: undefined }));
 }
 
 function checkMaxDet(v: unknown): number {

@@ -29,7 +29,10 @@ const ref: any = JSON.parse(
 );
 
 function close(a: number, e: number, tol = 1e-9): void {
-  if (Number.isNaN(e)) return expect(a).toBeNaN();
+  if (Number.isNaN(e)) {
+    expect(a).toBeNaN();
+    return;
+  }
   expect(Math.abs(a - e)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(e)));
 }
 
@@ -43,8 +46,12 @@ const exp = ref.experiments;
 describe('distributions vs scipy.stats', () => {
   const d = exp.distributions;
   it('normal CDF and quantile', () => {
-    d.x.forEach((x: number, i: number) => relClose(normalCdf(x), d.normCdf[i]));
-    d.p.forEach((p: number, i: number) => close(normalQuantile(p), d.normPpf[i]));
+    d.x.forEach((x: number, i: number) => {
+      relClose(normalCdf(x), d.normCdf[i]);
+    });
+    d.p.forEach((p: number, i: number) => {
+      close(normalQuantile(p), d.normPpf[i]);
+    });
   });
   it('Student t quantile has the closed forms for df = 1 and df = 2', () => {
     for (const p of [0.001, 0.2, 0.5, 0.7, 0.999]) {
@@ -54,10 +61,16 @@ describe('distributions vs scipy.stats', () => {
   });
   it('Student t CDF and quantile', () => {
     d.df.forEach((df: number, j: number) => {
-      d.x.forEach((x: number, i: number) => relClose(studentTCdf(x, df), d.tCdf[j][i], 1e-8));
+      d.x.forEach((x: number, i: number) => {
+        relClose(studentTCdf(x, df), d.tCdf[j][i], 1e-8);
+      });
       // Quantiles against mpmath (SciPy 1.10's t.ppf is only good to ~1e-9; see generate.py).
-      d.p.forEach((p: number, i: number) => close(studentTQuantile(p, df), d.tPpf[j][i], 1e-11));
-      d.p.forEach((p: number, i: number) => close(studentTQuantile(p, df), d.tPpfScipy[j][i], 1e-8));
+      d.p.forEach((p: number, i: number) => {
+        close(studentTQuantile(p, df), d.tPpf[j][i], 1e-11);
+      });
+      d.p.forEach((p: number, i: number) => {
+        close(studentTQuantile(p, df), d.tPpfScipy[j][i], 1e-8);
+      });
     });
   });
 });

@@ -91,7 +91,8 @@ describe('hypothesis tests', () => {
       close(ci.upper, z.diffCi[1]);
     });
   }
-  exp.welch.forEach((w: { control: number[]; treatment: number[] } & Record<string, never>, i: number) => {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON fixture
+  exp.welch.forEach((w: any, i: number) => {
     it(`Welch t-test ${i} vs scipy ttest_ind(equal_var=False)`, () => {
       for (const alternative of ['two-sided', 'greater', 'less'] as const) {
         const r = welchTTest(w.control, w.treatment, { alternative });

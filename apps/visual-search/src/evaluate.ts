@@ -1,0 +1,399 @@
+/**
+ * Offline evaluation of visual search: every embedder on the same queries against the same indexed
+ * catalogue, with exact and approximate (HNSW) retrieval side by side.
+ *
+ * Each query is an image of the held-out split; the catalogue is every image (the query itself is
+ * removed from its own results). Metrics per query, then averaged with a bootstrap interval over
+ * queries:
+ *  - nDCG@10 on the graded relevance (0-5 on the generated catalogue): the book's chosen metric,
+ *    with the ideal DCG taken over the whole catalogue, not only over what was retrieved;
+ *  - mAP@10, MRR@10 and recall@k on binary relevance (relevance >= the collection's `relevantAt`),
+ *    recall's denominator being every relevant image in the catalogue;
+ *  - for the approximate index, its recall@10 against exact search (the share of the exact top 10
+ *    it also returns).
+ */
+import { createRng, type EvaluationReport, type ImplementationResult, type MetricValue } from '@mlsd/core';
+import { averagePrecisionAtK, ndcgAtK, recallAtK, reciprocalRank } from '@mlsd/metrics';
+import {
+  ExactIndex,
+  HnswIndex,
+  type HnswIndexOptions,
+  type SearchHit,
+  type VectorIndex,
+} from '@mlsd/vector-index';
+import type { ImageEmbedder } from './baseline.js';
+import type { ImageCollection } from './data.js';
+
+// 1. Bootstrap
+
+export interface BootstrapOptions {
+  /** Resamples (default 1000). */
+  samples?: number;
+  /** Confidence level (default 0.95). */
+  level?: number;
+  seed?: number;
+}
+
+/**
+ * Mean of `values` with a percentile bootstrap interval (resampling the values with replacement).
+ * Written here because @mlsd/metrics had no bootstrap yet when this app was started; switch to the
+ * shared one when it lands.
+ */
+export function bootstrapMean(values: ArrayLike<number>, options: BootstrapOptions = {}): MetricValue {
+  const n = values.length;
+  if (n === 0) throw new RangeError('values: expected at least one value, got none');
+  const samples = options.samples ?? 1000;
+  const level = options.level ?? 0.95;
+  if (!Number.isInteger(samples) || samples < 10)
+    throw new RangeError(`samples: expected an integer >= 10, got ${samples}`);
+  if (!(level > 0 && level < 1)) throw new RangeError(`level: expected a number in (0, 1), got ${level}`);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += values[i];
+  const rng = createRng(options.seed ?? 0);
+  const means = new Float64Array(samples);
+  for (let s = 0; s < samples; s++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += values[rng.int(n)];
+    means[s] = sum / n;
+  }
+  means.sort();
+  const lowerAt = Math.floor(((1 - level) / 2) * (samples - 1));
+  const upperAt = Math.ceil((1 - (1 - level) / 2) * (samples - 1));
+  return { value: total / n, lower: means[lowerAt], upper: means[upperAt], level, higherIsBetter: true };
+}
+
+// 2. Embedding a collection
+
+/** Embeds the given images in batches; returns `indices.length * dimension` floats, row by row. */
+export async function embedCollection(
+  collection: ImageCollection,
+  embedder: ImageEmbedder,
+  indices: ArrayLike<number>,
+  batchSize = 256,
+): Promise<Float32Array> {
+  if (embedder.inputSize !== collection.size)
+    throw new RangeError(
+      `embedder.inputSize: expected the collection's image size ${collection.size}, got ${embedder.inputSize}`,
+    );
+  const per = collection.size * collection.size * 3;
+  const out = new Float32Array(indices.length * embedder.dimension);
+  const batch = new Uint8Array(Math.min(batchSize, Math.max(1, indices.length)) * per);
+  for (let start = 0; start < indices.length; start += batchSize) {
+    const count = Math.min(batchSize, indices.length - start);
+    for (let k = 0; k < count; k++)
+      collection.pixels(indices[start + k], batch.subarray(k * per, (k + 1) * per));
+    const vectors = await embedder.embed(batch.subarray(0, count * per), count);
+    out.set(vectors, start * embedder.dimension);
+  }
+  return out;
+}
+
+// 3. Per-query metrics
+
+/** Metrics of one query's ranked list. */
+export interface QueryScores {
+  ndcg: number;
+  averagePrecision: number;
+  reciprocalRank: number;
+  /** Recall at each of the evaluation's `recallKs`. */
+  recall: number[];
+}
+
+export interface RankingCutoffs {
+  /** Cut-off of nDCG, mAP and MRR (default 10). */
+  k: number;
+  /** Cut-offs of recall (default [10, 100]). */
+  recallKs: number[];
+}
+
+/**
+ * Scores one ranked list. `retrievedRel` is the graded relevance of the retrieved items in rank
+ * order; `catalogueRel` the relevance of every catalogue item to the query (the query excluded),
+ * which gives the ideal DCG and recall's denominator. `relevantAt` binarises relevance.
+ */
+export function scoreRanking(
+  retrievedRel: ArrayLike<number>,
+  catalogueRel: ArrayLike<number>,
+  relevantAt: number,
+  cutoffs: RankingCutoffs,
+): QueryScores {
+  // Candidates: the retrieved items with decreasing scores, then the best of the rest with score 0
+  // (tied, so they only enter the top k when fewer than k were retrieved). Graded: the k best
+  // relevances of the catalogue are enough for the ideal DCG. Binary: every relevant item is added so
+  // that recall and AP see the true number of relevant items.
+  const m = retrievedRel.length;
+  const sortedAll = Float64Array.from(catalogueRel).sort().reverse();
+  const graded: number[] = Array.from(retrievedRel as ArrayLike<number>);
+  const gradedScores: number[] = graded.map((_, r) => m - r);
+  // Remove the retrieved items' relevances from the catalogue's top list (multiset difference).
+  const remaining = new Map<number, number>();
+  for (const r of graded) remaining.set(r, (remaining.get(r) ?? 0) + 1);
+  let added = 0;
+  for (let i = 0; i < sortedAll.length && added < cutoffs.k; i++) {
+    const r = sortedAll[i];
+    const left = remaining.get(r) ?? 0;
+    if (left > 0) {
+      remaining.set(r, left - 1);
+      continue;
+    }
+    graded.push(r);
+    gradedScores.push(0);
+    added++;
+  }
+  let relevantTotal = 0;
+  for (let i = 0; i < catalogueRel.length; i++) if (catalogueRel[i] >= relevantAt) relevantTotal++;
+  const binary: number[] = Array.from(retrievedRel as ArrayLike<number>, (r) => (r >= relevantAt ? 1 : 0));
+  const binaryScores: number[] = binary.map((_, r) => m - r);
+  const retrievedRelevant = binary.reduce((a, b) => a + b, 0);
+  for (let i = retrievedRelevant; i < relevantTotal; i++) {
+    binary.push(1);
+    binaryScores.push(0);
+  }
+  const zeroIfNone = { noRelevant: 'zero' as const };
+  return {
+    ndcg: ndcgAtK(graded, gradedScores, { k: cutoffs.k, ...zeroIfNone }),
+    averagePrecision: averagePrecisionAtK(binary, binaryScores, { k: cutoffs.k, ...zeroIfNone }),
+    reciprocalRank: reciprocalRank(binary, binaryScores, { k: cutoffs.k, ...zeroIfNone }),
+    recall: cutoffs.recallKs.map((kk) => recallAtK(binary, binaryScores, { k: kk, ...zeroIfNone })),
+  };
+}
+
+// 4. The evaluation
+
+export interface RetrievalEvaluationOptions {
+  /** Query images (indices into the collection), e.g. the test split. */
+  queries: ArrayLike<number>;
+  /** Indexed images (default: the whole collection). */
+  catalogue?: ArrayLike<number>;
+  k?: number;
+  recallKs?: number[];
+  /** HNSW parameters of the approximate index, or false to skip it. */
+  approximate?: Omit<HnswIndexOptions, 'dimension'> | false;
+  bootstrap?: BootstrapOptions;
+  batchSize?: number;
+  /** Catalogue embeddings already computed for this embedder (same order as `catalogue`). */
+  catalogueVectors?: Float32Array;
+}
+
+/** One retrieval back end's results for one embedder. */
+export interface RetrievalResult {
+  metrics: Record<string, MetricValue>;
+  perQuery: QueryScores[];
+  /** Mean search time per query, ms (one thread, batch search). */
+  searchMsPerQuery: number;
+}
+
+export interface EmbedderEvaluation {
+  embedder: string;
+  dimension: number;
+  exact: RetrievalResult;
+  approximate?: RetrievalResult & { recallVsExact: MetricValue };
+  /** Mean embedding time per catalogue image, ms. */
+  embedMsPerImage: number;
+  queries: number;
+  catalogueSize: number;
+}
+
+function metricsOf(
+  perQuery: QueryScores[],
+  cutoffs: RankingCutoffs,
+  bootstrap: BootstrapOptions,
+): Record<string, MetricValue> {
+  const col = (f: (s: QueryScores) => number) => Float64Array.from(perQuery, f);
+  const k = cutoffs.k;
+  const out: Record<string, MetricValue> = {
+    [`ndcg@${k}`]: bootstrapMean(
+      col((s) => s.ndcg),
+      bootstrap,
+    ),
+    [`map@${k}`]: bootstrapMean(
+      col((s) => s.averagePrecision),
+      bootstrap,
+    ),
+    [`mrr@${k}`]: bootstrapMean(
+      col((s) => s.reciprocalRank),
+      bootstrap,
+    ),
+  };
+  cutoffs.recallKs.forEach((kk, j) => {
+    out[`recall@${kk}`] = bootstrapMean(
+      col((s) => s.recall[j]),
+      bootstrap,
+    );
+  });
+  return out;
+}
+
+function idsOf(hits: SearchHit[], exclude: number, k: number): number[] {
+  const out: number[] = [];
+  for (const h of hits) {
+    if (h.id === exclude) continue;
+    out.push(h.id as number);
+    if (out.length === k) break;
+  }
+  return out;
+}
+
+/**
+ * Embeds the catalogue and the queries with `embedder`, indexes the catalogue exactly and with HNSW,
+ * and scores every query's top results against the collection's relevance oracle.
+ */
+export async function evaluateEmbedder(
+  collection: ImageCollection,
+  embedder: ImageEmbedder,
+  options: RetrievalEvaluationOptions,
+): Promise<EmbedderEvaluation> {
+  const cutoffs: RankingCutoffs = { k: options.k ?? 10, recallKs: options.recallKs ?? [10, 100] };
+  const depth = Math.max(cutoffs.k, ...cutoffs.recallKs);
+  const catalogue = options.catalogue ?? Int32Array.from({ length: collection.count }, (_, i) => i);
+  const queries = options.queries;
+  if (queries.length === 0) throw new RangeError('queries: expected at least one query image, got none');
+  const bootstrap = { seed: 7, ...options.bootstrap };
+  const d = embedder.dimension;
+
+  let t0 = performance.now();
+  const vectors =
+    options.catalogueVectors ?? (await embedCollection(collection, embedder, catalogue, options.batchSize));
+  const embedMsPerImage = (performance.now() - t0) / catalogue.length;
+  if (vectors.length !== catalogue.length * d)
+    throw new RangeError(`catalogueVectors: expected ${catalogue.length * d} floats, got ${vectors.length}`);
+  const position = new Map<number, number>();
+  for (let k = 0; k < catalogue.length; k++) position.set(catalogue[k], k);
+  // Queries inside the catalogue reuse its vectors; others are embedded.
+  const queryVectors = new Float32Array(queries.length * d);
+  const missing: number[] = [];
+  for (let q = 0; q < queries.length; q++) {
+    const at = position.get(queries[q]);
+    if (at === undefined) missing.push(q);
+    else queryVectors.set(vectors.subarray(at * d, (at + 1) * d), q * d);
+  }
+  if (missing.length > 0) {
+    const extra = await embedCollection(
+      collection,
+      embedder,
+      missing.map((q) => queries[q]),
+      options.batchSize,
+    );
+    for (let j = 0; j < missing.length; j++)
+      queryVectors.set(extra.subarray(j * d, (j + 1) * d), missing[j] * d);
+  }
+
+  const ids = Array.from(catalogue);
+  const exactIndex = new ExactIndex({ dimension: d, metric: 'ip', capacity: catalogue.length });
+  exactIndex.add(ids, vectors);
+  let approxIndex: VectorIndex | undefined;
+  if (options.approximate !== false) {
+    approxIndex = new HnswIndex({
+      dimension: d,
+      metric: 'ip',
+      capacity: catalogue.length,
+      ...options.approximate,
+    });
+    approxIndex.add(ids, vectors);
+  }
+
+  // Relevance of every catalogue image to each query, the query itself excluded.
+  const rel = new Uint8Array(catalogue.length);
+  const catalogueRelOf = (q: number): Uint8Array => {
+    const query = queries[q];
+    if (collection.relevanceRow) collection.relevanceRow(query, catalogue, rel);
+    else for (let k = 0; k < catalogue.length; k++) rel[k] = collection.relevance(query, catalogue[k]);
+    const self = position.get(query);
+    if (self === undefined) return rel;
+    const without = new Uint8Array(catalogue.length - 1);
+    without.set(rel.subarray(0, self));
+    without.set(rel.subarray(self + 1), self);
+    return without;
+  };
+
+  const run = (index: VectorIndex) => {
+    t0 = performance.now();
+    const hits = index.searchBatch(queryVectors, depth + 1);
+    const searchMsPerQuery = (performance.now() - t0) / queries.length;
+    const lists = hits.map((h, q) => idsOf(h, queries[q], depth));
+    return { lists, searchMsPerQuery };
+  };
+  const exactRun = run(exactIndex);
+  const approxRun = approxIndex ? run(approxIndex) : undefined;
+
+  const exactScores: QueryScores[] = [];
+  const approxScores: QueryScores[] = [];
+  const overlap = new Float64Array(queries.length);
+  for (let q = 0; q < queries.length; q++) {
+    const all = catalogueRelOf(q);
+    const relOf = (id: number) => rel[position.get(id) as number];
+    // catalogueRelOf may return `rel` itself or a copy without the query; `rel` still holds every item.
+    exactScores.push(scoreRanking(exactRun.lists[q].map(relOf), all, collection.relevantAt, cutoffs));
+    if (approxRun) {
+      approxScores.push(scoreRanking(approxRun.lists[q].map(relOf), all, collection.relevantAt, cutoffs));
+      const truth = new Set(exactRun.lists[q].slice(0, cutoffs.k));
+      let shared = 0;
+      for (const id of approxRun.lists[q].slice(0, cutoffs.k)) if (truth.has(id)) shared++;
+      overlap[q] = shared / Math.max(1, truth.size);
+    }
+  }
+  const result: EmbedderEvaluation = {
+    embedder: embedder.name,
+    dimension: d,
+    exact: {
+      metrics: metricsOf(exactScores, cutoffs, bootstrap),
+      perQuery: exactScores,
+      searchMsPerQuery: exactRun.searchMsPerQuery,
+    },
+    embedMsPerImage,
+    queries: queries.length,
+    catalogueSize: catalogue.length,
+  };
+  if (approxRun) {
+    result.approximate = {
+      metrics: metricsOf(approxScores, cutoffs, bootstrap),
+      perQuery: approxScores,
+      searchMsPerQuery: approxRun.searchMsPerQuery,
+      recallVsExact: bootstrapMean(overlap, bootstrap),
+    };
+  }
+  return result;
+}
+
+// 5. The report
+
+/** Turns evaluations into the shared report: one row per embedder and retrieval back end. */
+export function toReport(
+  collection: ImageCollection,
+  evaluations: Array<EmbedderEvaluation & { role?: ImplementationResult['role'] }>,
+  extra: { split: string; seed?: number; k?: number; notes?: string[] },
+): EvaluationReport {
+  const k = extra.k ?? 10;
+  const results: ImplementationResult[] = [];
+  for (const e of evaluations) {
+    results.push({
+      implementation: `${e.embedder} (exact)`,
+      role: e.role,
+      metrics: e.exact.metrics,
+      notes: `${e.dimension}-d; embed ${e.embedMsPerImage.toFixed(3)} ms/image; search ${e.exact.searchMsPerQuery.toFixed(3)} ms/query`,
+    });
+    if (e.approximate) {
+      results.push({
+        implementation: `${e.embedder} (hnsw)`,
+        role: e.role,
+        metrics: { ...e.approximate.metrics, [`ann-recall@${k}`]: e.approximate.recallVsExact },
+        notes: `search ${e.approximate.searchMsPerQuery.toFixed(3)} ms/query`,
+      });
+    }
+  }
+  return {
+    caseStudy: 'visual-search',
+    title: 'Visual search',
+    primaryMetric: `ndcg@${k}`,
+    dataset: {
+      name: collection.name,
+      source: collection.source,
+      rows: evaluations[0]?.queries ?? 0,
+      split: extra.split,
+      seed: extra.seed,
+    },
+    results,
+    createdAt: new Date().toISOString(),
+    notes: extra.notes,
+  };
+}

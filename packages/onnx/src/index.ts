@@ -22,6 +22,18 @@ export {
   type TfSymbolicTensorLike,
 } from './export/export.js';
 export { IR_VERSION, OPSET } from './export/graph-builder.js';
+export {
+  type ModelCard,
+  ModelIntegrityError,
+  ModelRegistry,
+  type ModelRegistryOptions,
+  type PromotionGate,
+  type PromotionRecord,
+  type PromotionResult,
+  type RegisterModelInput,
+  type RegistryEntry,
+} from './registry/model-registry.js';
+export type { ModelStage } from './registry/schema.js';
 export { OnnxInputError, OnnxLoadError } from './runtime/errors.js';
 export {
   type OnnxDtype,

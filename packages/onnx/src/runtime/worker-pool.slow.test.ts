@@ -4,13 +4,12 @@
  * request errors come back as OnnxInputError, a killed worker fails only its own requests and is
  * replaced, and a bad model fails the pool's creation with OnnxLoadError.
  */
-import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSmallCnn } from '../../scripts/sample-models.js';
 import { exportToOnnx } from '../export/export.js';
 import { randomizeWeights, seeded, useCpuBackend } from '../export/parity.test-helpers.js';
 import { OnnxInputError, OnnxLoadError } from './errors.js';
-import { OnnxModel } from './onnx-model.js';
+import { OnnxModel, type OnnxTensorData } from './onnx-model.js';
 import { OnnxWorkerPool } from './worker-pool.js';
 
 let bytes: Uint8Array;
@@ -39,7 +38,7 @@ describe.each(['process', 'thread'] as const)('OnnxWorkerPool (%s)', (mode) => {
     const pool = await OnnxWorkerPool.create(bytes, { workers: 2, mode, intraOpNumThreads: 1 });
     try {
       const requests = Array.from({ length: 300 }, (_, i) => images(1 + (i % 8), i));
-      const expected = [];
+      const expected: Array<Record<string, OnnxTensorData>> = [];
       for (const x of requests) expected.push(await local.run({ image: x }));
       let ticks = 0;
       let ticksWhilePending = 0;

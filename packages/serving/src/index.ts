@@ -6,6 +6,20 @@ export { type AuthOptions, apiKeyMatches, requireApiKey } from './auth.js';
 export { type Batcher, type BatcherMetrics, type BatcherOptions, createBatcher } from './batcher.js';
 export { errorHandler, HttpError, QueueFullError, toHttpError } from './errors.js';
 export {
+  createCanary,
+  createExperiment,
+  type Experiment,
+  type ExperimentArm,
+  type ExperimentOptions,
+  type ExperimentPrediction,
+  type ExperimentResult,
+  experimentResult,
+  experimentRoutes,
+  FeedbackBody,
+  type PredictWithExperimentOptions,
+  predictWithExperiment,
+} from './experiments.js';
+export {
   createIdempotencyStore,
   type IdempotencyStore,
   type IdempotencyStoreOptions,
@@ -36,6 +50,18 @@ export type {
   TensorSignature,
   TypedArray,
 } from './model.js';
+export {
+  createPredictionLog,
+  type FeedbackRecord,
+  feedback,
+  type LabelledPrediction,
+  type PredictionLog,
+  type PredictionLogOptions,
+  type PredictionRecord,
+  predictions,
+  type StoredFeedback,
+  type StoredPrediction,
+} from './prediction-log.js';
 export {
   type Closeable,
   createService,

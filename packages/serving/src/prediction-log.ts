@@ -314,7 +314,10 @@ export function createPredictionLog(options: PredictionLogOptions): PredictionLo
       const out = new Map<string, { predictions: number; values: number[] }>();
       for (const row of rows) {
         let arm = out.get(row.arm);
-        if (!arm) out.set(row.arm, (arm = { predictions: 0, values: [] }));
+        if (!arm) {
+          arm = { predictions: 0, values: [] };
+          out.set(row.arm, arm);
+        }
         arm.predictions++;
         arm.values.push(row.label ?? 0);
       }

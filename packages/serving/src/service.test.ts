@@ -176,6 +176,28 @@ describe('validation and error paths', () => {
     expect(res.body.error.code).toBe('payload_too_large');
   });
 
+  it('a body nested deeper than the limit is 400 too_deeply_nested (found by the fuzz test)', async () => {
+    const app = sample({ limits: { maxJsonDepth: 10 } }).app;
+    const deep = `{"features":${'['.repeat(10)}${']'.repeat(10)}}`;
+    const res = await request(app)
+      .post('/admin/echo')
+      .set('x-api-key', TEST_API_KEY)
+      .set('content-type', 'application/json')
+      .send(deep);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('too_deeply_nested');
+    const ok = `{"features":${'['.repeat(9)}${']'.repeat(9)}}`;
+    expect(
+      (
+        await request(app)
+          .post('/admin/echo')
+          .set('x-api-key', TEST_API_KEY)
+          .set('content-type', 'application/json')
+          .send(ok)
+      ).status,
+    ).toBe(200);
+  });
+
   it('unknown routes are JSON 404, wrong methods JSON 405 with Allow', async () => {
     const app = sample().app;
     const missing = await request(app).get('/nope');

@@ -28,6 +28,11 @@ export interface Closeable {
 export interface ServiceLimits {
   /** Largest accepted JSON body, in bytes or a size string like '100kb'. Default '100kb'. */
   bodyBytes?: number | string;
+  /**
+   * Deepest nesting of arrays/objects accepted in a JSON body. Default 64. Deeper bodies are 400:
+   * recursive code downstream (JSON.stringify, loggers, validators) would overflow the stack.
+   */
+  maxJsonDepth?: number;
   /** Timeout of one readiness check, ms. Default 2000. */
   readinessTimeoutMs?: number;
 }
@@ -138,6 +143,21 @@ function allowedMethods(stack: LayerLike[] | undefined, path: string, out = new 
   return out;
 }
 
+/** True when `value` nests arrays/objects deeper than `max` (iterative: deep input cannot overflow it). */
+function jsonDepthExceeds(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    if (v !== null && typeof v === 'object') {
+      for (const child of Object.values(v as object)) {
+        if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return false;
+}
+
 /** Route label for metrics: the matched pattern, never the raw URL (bounded cardinality). */
 function routeLabel(req: Request): string {
   const route = (req as Request & { route?: { path?: unknown } }).route;
@@ -244,6 +264,14 @@ export function createService(options: ServiceOptions): Service {
       strict: false,
     }),
   );
+
+  const maxDepth = options.limits?.maxJsonDepth ?? 64;
+  app.use((req, _res, next) => {
+    if (req.body !== null && typeof req.body === 'object' && jsonDepthExceeds(req.body, maxDepth)) {
+      throw new HttpError(400, 'too_deeply_nested', `request body nests deeper than ${maxDepth} levels`);
+    }
+    next();
+  });
 
   // 3. Built-in routes ----------------------------------------------------------------------------
   app.get('/healthz', (_req, res) => {

@@ -22,7 +22,7 @@ import { clusteredVectors, randomVectors } from '../src/test-helpers.js';
 
 const D = 64;
 const K = 10;
-const EFS = [10, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512];
+const EFS = [10, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024];
 const FILTER_SHARES = [0.005, 0.02, 0.05, 0.2, 0.5];
 
 type Dataset = 'random' | 'clustered';
@@ -37,7 +37,13 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { sizes: [100_000, 1_000_000], datasets: ['random', 'clustered'], queries: 1000, usearch: true, filters: true };
+  const args: Args = {
+    sizes: [100_000, 1_000_000],
+    datasets: ['random', 'clustered'],
+    queries: 1000,
+    usearch: true,
+    filters: true,
+  };
   for (const a of argv) {
     const [key, value] = a.replace(/^--/, '').split('=');
     if (key === 'sizes') args.sizes = value.split(',').map(Number);
@@ -86,7 +92,11 @@ function recall(approx: SearchHit[][], truth: SearchHit[][]): number {
  * Queries per second of one-at-a-time search (best of three passes over the queries, as in
  * ann-benchmarks: other work on a shared machine only ever slows a pass down), and the answers.
  */
-function timeQueries(queries: Float32Array, count: number, search: (q: Float32Array) => SearchHit[]): { qps: number; hits: SearchHit[][] } {
+function timeQueries(
+  queries: Float32Array,
+  count: number,
+  search: (q: Float32Array) => SearchHit[],
+): { qps: number; hits: SearchHit[][] } {
   for (let i = 0; i < Math.min(20, count); i++) search(queries.subarray(i * D, (i + 1) * D));
   let hits: SearchHit[][] = [];
   let best = 0;
@@ -155,7 +165,12 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
     recall: recall(exactRun.hits, truth),
     qps: exactRun.qps,
   });
-  rows.push({ algorithm: 'exact (blocked batch)', params: `${nq} queries at once`, recall: 1, qps: batchQps });
+  rows.push({
+    algorithm: 'exact (blocked batch)',
+    params: `${nq} queries at once`,
+    recall: 1,
+    qps: batchQps,
+  });
 
   // hnswlib-node through HnswIndex (what the application gets: validation, id map, normalising).
   log('hnswlib: build');
@@ -171,7 +186,10 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
   const hnswRss = rssMiB() - rss0;
   const graphFile = join(dir, 'hnsw.bin');
   // biome-ignore lint/suspicious/noExplicitAny: the benchmark reads the private graph to time raw hnswlib calls.
-  const graph = (hnsw as any).graph as { writeIndexSync(p: string): void; searchKnn(q: number[], k: number): { neighbors: number[] } };
+  const graph = (hnsw as any).graph as {
+    writeIndexSync(p: string): void;
+    searchKnn(q: number[], k: number): { neighbors: number[] };
+  };
   graph.writeIndexSync(graphFile);
   const hnswBytes = statSync(graphFile).size + n * D * 4; // the graph file, plus the copy kept for exact fallback
   rmSync(graphFile);
@@ -191,8 +209,15 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
   for (const ef of [64, 128]) {
     hnsw.configure({ ef });
     const normalised = exactNormalised(queries);
-    const run = timeQueries(normalised, nq, (q) => graph.searchKnn(Array.from(q), K).neighbors.map((id) => ({ id, distance: 0 })));
-    rows.push({ algorithm: 'hnswlib-node (raw searchKnn)', params: `M=16 efC=200 ef=${ef}`, recall: recall(run.hits, truth), qps: run.qps });
+    const run = timeQueries(normalised, nq, (q) =>
+      graph.searchKnn(Array.from(q), K).neighbors.map((id) => ({ id, distance: 0 })),
+    );
+    rows.push({
+      algorithm: 'hnswlib-node (raw searchKnn)',
+      params: `M=16 efC=200 ef=${ef}`,
+      recall: recall(run.hits, truth),
+      qps: run.qps,
+    });
   }
 
   // usearch on the same data, one thread for build and search.
@@ -212,7 +237,8 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
     const us = new usearch.Index(config(64));
     const keys = new BigUint64Array(n);
     for (let i = 0; i < n; i++) keys[i] = BigInt(i);
-    for (let i = 0; i < n; i += 100_000) us.add(keys.subarray(i, i + 100_000), data.subarray(i * D, Math.min(n, i + 100_000) * D), 1);
+    for (let i = 0; i < n; i += 100_000)
+      us.add(keys.subarray(i, i + 100_000), data.subarray(i * D, Math.min(n, i + 100_000) * D), 1);
     const usBuild = (performance.now() - t0) / 1000;
     const usRss = rssMiB() - rss0;
     const usFile = join(dir, 'usearch.bin');
@@ -240,18 +266,21 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
   // Filtered search: exact over the allowed set, hnswlib's filter callback, over-fetch and post-filter.
   const filters: CaseResult['filters'] = [];
   if (args.filters && dataset === 'clustered') {
-    const fq = Math.min(nq, 200);
+    const fq = Math.min(nq, n >= 1_000_000 ? 100 : 200);
     const pick = createRng(11);
     hnsw.configure({ ef: 64 });
     for (const share of FILTER_SHARES) {
       const allowed = new Set<VectorId>();
       for (let i = 0; i < n; i++) if (pick.float() < share) allowed.add(i);
       const want: SearchHit[][] = [];
-      for (let i = 0; i < fq; i++) want.push(exact.search(queries.subarray(i * D, (i + 1) * D), K, { filter: allowed }));
+      for (let i = 0; i < fq; i++)
+        want.push(exact.search(queries.subarray(i * D, (i + 1) * D), K, { filter: allowed }));
       const add = (strategy: string, search: (q: Float32Array) => SearchHit[]) => {
         const run = timeQueries(queries, fq, search);
         filters.push({ share, strategy, recall: recall(run.hits, want), qps: run.qps });
-        log(`filter ${share} ${strategy}: recall ${filters.at(-1)?.recall.toFixed(3)} qps ${run.qps.toFixed(0)}`);
+        log(
+          `filter ${share} ${strategy}: recall ${filters.at(-1)?.recall.toFixed(3)} qps ${run.qps.toFixed(0)}`,
+        );
       };
       hnsw.configure({ exactFilterCount: n, exactFilterShare: 1 });
       add('exact over the allowed ids', (q) => hnsw.search(q, K, { filter: allowed }));
@@ -292,24 +321,38 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
 
 const fmt = (x: number | undefined, digits = 1) => (x === undefined ? '' : x.toFixed(digits));
 
-function report(results: CaseResult[]): string {
+function header(): string {
+  return `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, one thread per search.`;
+}
+
+function report(r: CaseResult): string {
   const lines: string[] = [];
-  lines.push(`Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, one thread per search.`);
-  for (const r of results) {
-    const exactQps = r.rows[0].qps;
-    lines.push('', `### ${r.dataset}, n = ${r.n.toLocaleString('en')}, d = ${D}, cosine, ${r.queries} queries, k = ${K}`, '');
-    lines.push('| algorithm | parameters | build (s) | RSS delta (MiB) | index (MiB) | recall@10 | QPS | QPS / exact |');
-    lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
-    for (const row of r.rows) {
+  const exactQps = r.rows[0].qps;
+  lines.push(
+    '',
+    `### ${r.dataset}, n = ${r.n.toLocaleString('en')}, d = ${D}, cosine, ${r.queries} queries, k = ${K}`,
+    '',
+  );
+  lines.push(
+    '| algorithm | parameters | build (s) | RSS delta (MiB) | index (MiB) | recall@10 | QPS | QPS / exact |',
+  );
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const row of r.rows) {
+    lines.push(
+      `| ${row.algorithm} | ${row.params} | ${fmt(row.buildS)} | ${fmt(row.rssMiB, 0)} | ${fmt(row.indexMiB, 0)} | ${row.recall.toFixed(3)} | ${row.qps.toFixed(row.qps < 100 ? 1 : 0)} | ${(row.qps / exactQps).toFixed(1)} |`,
+    );
+  }
+  if (r.filters.length > 0) {
+    lines.push(
+      '',
+      `Filtered search (clustered, n = ${r.n.toLocaleString('en')}, unfiltered ef = 64), recall@10 against exact search over the allowed ids:`,
+      '',
+    );
+    lines.push('| share allowed | strategy | recall@10 | QPS |', '|---:|---|---:|---:|');
+    for (const f of r.filters)
       lines.push(
-        `| ${row.algorithm} | ${row.params} | ${fmt(row.buildS)} | ${fmt(row.rssMiB, 0)} | ${fmt(row.indexMiB, 0)} | ${row.recall.toFixed(3)} | ${row.qps.toFixed(row.qps < 100 ? 1 : 0)} | ${(row.qps / exactQps).toFixed(1)} |`,
+        `| ${(100 * f.share).toFixed(1)} % | ${f.strategy} | ${f.recall.toFixed(3)} | ${f.qps.toFixed(0)} |`,
       );
-    }
-    if (r.filters.length > 0) {
-      lines.push('', `Filtered search (clustered, n = ${r.n.toLocaleString('en')}, unfiltered ef = 64), recall@10 against exact search over the allowed ids:`, '');
-      lines.push('| share allowed | strategy | recall@10 | QPS |', '|---:|---|---:|---:|');
-      for (const f of r.filters) lines.push(`| ${(100 * f.share).toFixed(1)} % | ${f.strategy} | ${f.recall.toFixed(3)} | ${f.qps.toFixed(0)} |`);
-    }
   }
   return lines.join('\n');
 }
@@ -321,19 +364,23 @@ if (args.case !== undefined) {
   const [dataset, n] = args.case.split(':');
   process.stdout.write(JSON.stringify(runCase(dataset as Dataset, Number(n), args)));
 } else {
-  const results: CaseResult[] = [];
+  // Each case is printed as soon as it is done: a long run interrupted late still leaves its tables.
+  process.stdout.write(`${header()}\n`);
   const self = fileURLToPath(import.meta.url);
   for (const n of args.sizes) {
     for (const dataset of args.datasets) {
       const passOn = process.argv.slice(2).filter((a) => !a.startsWith('--case'));
-      const child = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', self, ...passOn, `--case=${dataset}:${n}`], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-        maxBuffer: 64 * 2 ** 20,
-      });
+      const child = spawnSync(
+        process.execPath,
+        [...process.execArgv, '--expose-gc', self, ...passOn, `--case=${dataset}:${n}`],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+          maxBuffer: 64 * 2 ** 20,
+        },
+      );
       if (child.status !== 0) throw new Error(`case ${dataset}:${n} failed with status ${child.status}`);
-      results.push(JSON.parse(child.stdout) as CaseResult);
+      process.stdout.write(`${report(JSON.parse(child.stdout) as CaseResult)}\n`);
     }
   }
-  process.stdout.write(`${report(results)}\n`);
 }

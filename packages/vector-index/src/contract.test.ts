@@ -48,7 +48,7 @@ const probe = (metric: Metric, q: number[]) => (metric === 'ip' ? q.map((x) => 1
 
 function expectHits(actual: SearchHit[], ids: VectorId[], distances: number[]): void {
   expect(actual.map((h) => h.id)).toEqual(ids);
-  actual.forEach((h, i) => expect(h.distance).toBeCloseTo(distances[i], 4));
+  for (const [i, h] of actual.entries()) expect(h.distance).toBeCloseTo(distances[i], 4);
 }
 
 let dir: string;
@@ -76,13 +76,16 @@ describe.each(backends)('%s backend', (name, make) => {
       const packed = Float32Array.from(ref.queries.flat());
       for (const batch of [index.searchBatch(packed, ref.k), index.searchBatch(ref.queries, ref.k)]) {
         expect(batch).toHaveLength(ref.queries.length);
-        batch.forEach((hits, i) => expectHits(hits, expected[i].ids.map(idOf), expected[i].distances));
+        for (const [i, hits] of batch.entries())
+          expectHits(hits, expected[i].ids.map(idOf), expected[i].distances);
       }
     });
 
     it('never returns removed ids, and the remaining reference neighbours keep their order', () => {
       const index = filled(make, metric);
-      const removed = new Set<VectorId>([expected[0].ids[0], expected[0].ids[2], expected[1].ids[1]].map(idOf));
+      const removed = new Set<VectorId>(
+        [expected[0].ids[0], expected[0].ids[2], expected[1].ids[1]].map(idOf),
+      );
       const report = index.remove([...removed, 'not-there']);
       expect(report).toEqual({ removed: removed.size, missing: ['not-there'] });
       expect(index.size).toBe(ref.n - removed.size);
@@ -140,7 +143,7 @@ describe.each(backends)('%s backend', (name, make) => {
       expect(loaded.dimension).toBe(ref.dimension);
       expect(loaded.size).toBe(ref.n - 2);
       expect(new Set(loaded.ids())).toEqual(new Set(index.ids()));
-      ref.queries.forEach((q) => expect(loaded.search(q, ref.k)).toEqual(index.search(q, ref.k)));
+      for (const q of ref.queries) expect(loaded.search(q, ref.k)).toEqual(index.search(q, ref.k));
       // The id map survives: ids are removed and re-added by the application's ids, types kept.
       expect(loaded.has(idOf(7))).toBe(true);
       expect(loaded.has(String(idOf(7)))).toBe(false);
@@ -160,7 +163,9 @@ describe.each(backends)('%s backend', (name, make) => {
       expect(index.has(idOf(0))).toBe(true);
       expect(index.has('new')).toBe(false);
       expect(copy.search(ref.queries[0], 1)[0].id).toBe('new');
-      ref.queries.forEach((q, i) => expect(index.search(q, ref.k).map((h) => h.id)).toEqual(expected[i].ids.map(idOf)));
+      for (const [i, q] of ref.queries.entries()) {
+        expect(index.search(q, ref.k).map((h) => h.id)).toEqual(expected[i].ids.map(idOf));
+      }
     });
   });
 
@@ -182,9 +187,13 @@ describe.each(backends)('%s backend', (name, make) => {
       const index = make('l2');
       const bad = row(5);
       bad[3] = Number.NaN;
-      const report = index.add(['ok1', 'nan', 'short', 'ok2', 'ok1'], [row(0), bad, row(1).slice(1), row(2), row(3)], {
-        skipInvalid: true,
-      });
+      const report = index.add(
+        ['ok1', 'nan', 'short', 'ok2', 'ok1'],
+        [row(0), bad, row(1).slice(1), row(2), row(3)],
+        {
+          skipInvalid: true,
+        },
+      );
       expect(report.added).toBe(2);
       expect(report.rejected.map((r) => [r.row, r.id])).toEqual([
         [1, 'nan'],
@@ -221,11 +230,15 @@ describe.each(backends)('%s backend', (name, make) => {
 
     it('rejects dimension mismatches of rows, packed batches and queries', () => {
       const index = make('ip');
-      expect(() => index.add(['a'], [row(0).concat([1])])).toThrow(new RegExp(`expected ${d} values \\(the index dimension\\), got ${d + 1}`));
+      expect(() => index.add(['a'], [row(0).concat([1])])).toThrow(
+        new RegExp(`expected ${d} values \\(the index dimension\\), got ${d + 1}`),
+      );
       expect(() => index.add(['a', 'b'], new Float32Array(d + 3))).toThrow(
         new RegExp(`multiple of the dimension ${d}, got length ${d + 3}`),
       );
-      expect(() => index.add(['a', 'b'], new Float32Array(3 * d))).toThrow(/expected 2 rows \(one per id\), got 3/);
+      expect(() => index.add(['a', 'b'], new Float32Array(3 * d))).toThrow(
+        /expected 2 rows \(one per id\), got 3/,
+      );
       index.add(['a'], [row(0)]);
       expect(() => index.search(row(0).slice(2), 1)).toThrow(RangeError);
       expect(() => index.search(row(0).slice(2), 1)).toThrow(new RegExp(`query: expected ${d} values`));
@@ -235,22 +248,29 @@ describe.each(backends)('%s backend', (name, make) => {
 
     it('rejects bad ids, k and filters by name', () => {
       const index = make('l2');
-      expect(() => index.add(['a', null as unknown as string], [row(0), row(1)])).toThrow(/id must be a string or a number, got null/);
+      expect(() => index.add(['a', null as unknown as string], [row(0), row(1)])).toThrow(
+        /id must be a string or a number, got null/,
+      );
       expect(() => index.add([Number.NaN], [row(0)])).toThrow(/id must be finite/);
       expect(() => index.add('a' as unknown as string[], [row(0)])).toThrow(TypeError);
       index.add(['a'], [row(0)]);
       expect(() => index.search(row(0), 0)).toThrow(/^k: expected an integer in \[1, /);
       expect(() => index.search(row(0), 2.5)).toThrow(/^k: /);
-      expect(() => index.search(row(0), 1, { filter: 'a' as unknown as string[] })).toThrow(/options.filter: expected a Set or array/);
+      expect(() => index.search(row(0), 1, { filter: 'a' as unknown as string[] })).toThrow(
+        /options.filter: expected a Set or array/,
+      );
     });
 
     it('answers an empty index and a k larger than the index', () => {
       const index = make('l2', 2);
       expect(index.search([0, 0], 3)).toEqual([]);
-      index.add(['p', 'q'], [
-        [1, 0],
-        [0, 3],
-      ]);
+      index.add(
+        ['p', 'q'],
+        [
+          [1, 0],
+          [0, 3],
+        ],
+      );
       // Hand-worked: from (0, 1), p is at squared distance 1 + 1 = 2, q at 0 + 4 = 4.
       expect(index.search([0, 1], 10)).toEqual([
         { id: 'p', distance: 2 },

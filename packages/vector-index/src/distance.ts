@@ -50,7 +50,9 @@ export function l2sq(a: Float32Array, ao: number, b: Float32Array, bo: number, d
 }
 
 /** The distance the index reports (smaller is nearer); vectors are already normalised under cosine. */
-export function distanceFn(metric: Metric): (a: Float32Array, ao: number, b: Float32Array, bo: number, d: number) => number {
+export function distanceFn(
+  metric: Metric,
+): (a: Float32Array, ao: number, b: Float32Array, bo: number, d: number) => number {
   if (metric === 'l2') return l2sq;
   return (a, ao, b, bo, d) => 1 - dot(a, ao, b, bo, d);
 }

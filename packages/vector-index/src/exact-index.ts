@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { InvalidRowsError } from './errors.js';
 import { resolveFilter } from './filter.js';
 import { checkIdList, checkMetric, checkPositiveInt, parseBatch, parseQueries, parseQuery } from './input.js';
-import { type SavedMeta, readFloat32, readMeta, writeFloat32, writeIndexDir } from './persist.js';
+import { readFloat32, readMeta, type SavedMeta, writeFloat32, writeIndexDir } from './persist.js';
 import { scanAll, scanAllBatch, scanRows } from './scan.js';
 import { TopK } from './top-k.js';
 import type {
@@ -42,7 +42,8 @@ export class ExactIndex implements VectorIndex {
   private readonly rowOf = new Map<VectorId, number>();
 
   constructor(options: ExactIndexOptions) {
-    if (options === null || typeof options !== 'object') throw new TypeError('options: expected { dimension, metric?, capacity? }');
+    if (options === null || typeof options !== 'object')
+      throw new TypeError('options: expected { dimension, metric?, capacity? }');
     this.dimension = checkPositiveInt('options.dimension', options.dimension, 65536);
     this.metric = checkMetric(options.metric ?? 'cosine');
     const capacity = checkPositiveInt('options.capacity', options.capacity ?? 1024);
@@ -129,8 +130,10 @@ export class ExactIndex implements VectorIndex {
     if (n === 0) return [];
     const filter = resolveFilter(options.filter, (id) => this.rowOf.get(id));
     if (filter.kind === 'none') scanAll(this.data, n, this.dimension, this.metric, q, 0, heap);
-    else if (filter.kind === 'allow') scanRows(this.data, filter.rows, this.dimension, this.metric, q, 0, heap);
-    else scanAll(this.data, n, this.dimension, this.metric, q, 0, heap, (row) => !filter.keep(this.rowIds[row]));
+    else if (filter.kind === 'allow')
+      scanRows(this.data, filter.rows, this.dimension, this.metric, q, 0, heap);
+    else
+      scanAll(this.data, n, this.dimension, this.metric, q, 0, heap, (row) => !filter.keep(this.rowIds[row]));
     return this.hits(heap);
   }
 
@@ -143,7 +146,8 @@ export class ExactIndex implements VectorIndex {
     const filter = resolveFilter(options.filter, (id) => this.rowOf.get(id));
     const heaps = Array.from({ length: nq }, () => new TopK(Math.min(k, n)));
     if (filter.kind === 'allow') {
-      for (let i = 0; i < nq; i++) scanRows(this.data, filter.rows, this.dimension, this.metric, qs, i * this.dimension, heaps[i]);
+      for (let i = 0; i < nq; i++)
+        scanRows(this.data, filter.rows, this.dimension, this.metric, qs, i * this.dimension, heaps[i]);
     } else {
       const skip = filter.kind === 'predicate' ? (row: number) => !filter.keep(this.rowIds[row]) : undefined;
       scanAllBatch(this.data, n, this.dimension, this.metric, qs, heaps, skip);
@@ -156,7 +160,11 @@ export class ExactIndex implements VectorIndex {
   }
 
   clone(): ExactIndex {
-    const copy = new ExactIndex({ dimension: this.dimension, metric: this.metric, capacity: Math.max(1, this.rowIds.length) });
+    const copy = new ExactIndex({
+      dimension: this.dimension,
+      metric: this.metric,
+      capacity: Math.max(1, this.rowIds.length),
+    });
     copy.appendRows(this.rowIds.slice(), this.data.subarray(0, this.rowIds.length * this.dimension));
     return copy;
   }
@@ -178,7 +186,11 @@ export class ExactIndex implements VectorIndex {
   static async load(path: string): Promise<ExactIndex> {
     const meta = await readMeta(path, 'exact');
     const rows = await readFloat32(join(path, 'vectors.f32'), meta.ids.length * meta.dimension);
-    const index = new ExactIndex({ dimension: meta.dimension, metric: meta.metric, capacity: Math.max(1, meta.ids.length) });
+    const index = new ExactIndex({
+      dimension: meta.dimension,
+      metric: meta.metric,
+      capacity: Math.max(1, meta.ids.length),
+    });
     index.appendRows(meta.ids as VectorId[], rows);
     return index;
   }

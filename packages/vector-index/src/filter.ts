@@ -8,13 +8,22 @@ export type ResolvedFilter =
   | { kind: 'allow'; rows: Int32Array }
   | { kind: 'predicate'; keep: (id: VectorId) => boolean };
 
-export function resolveFilter(filter: SearchFilter | undefined, rowOf: (id: VectorId) => number | undefined): ResolvedFilter {
+export function resolveFilter(
+  filter: SearchFilter | undefined,
+  rowOf: (id: VectorId) => number | undefined,
+): ResolvedFilter {
   if (filter === undefined) return { kind: 'none' };
   if (typeof filter === 'function') return { kind: 'predicate', keep: filter };
   const list: Iterable<VectorId> | undefined =
-    filter instanceof Set ? filter : Array.isArray(filter) ? new Set(filter as readonly VectorId[]) : undefined;
+    filter instanceof Set
+      ? filter
+      : Array.isArray(filter)
+        ? new Set(filter as readonly VectorId[])
+        : undefined;
   if (list === undefined) {
-    throw new TypeError(`options.filter: expected a Set or array of ids, or a predicate (id) => boolean, got ${describe(filter)}`);
+    throw new TypeError(
+      `options.filter: expected a Set or array of ids, or a predicate (id) => boolean, got ${describe(filter)}`,
+    );
   }
   const rows: number[] = [];
   for (const id of list) {

@@ -60,7 +60,9 @@ describe('HnswIndex', () => {
         want.map((hits) => hits.map((h) => ({ id: h.id, distance: expect.closeTo(h.distance, 4) }))),
       );
       const byPredicate = hnsw.searchBatch(queries, 10, { filter: (id) => allowed.has(id as string) });
-      expect(byPredicate.map((hits) => hits.map((h) => h.id))).toEqual(want.map((hits) => hits.map((h) => h.id)));
+      expect(byPredicate.map((hits) => hits.map((h) => h.id))).toEqual(
+        want.map((hits) => hits.map((h) => h.id)),
+      );
     });
   });
 
@@ -95,10 +97,16 @@ describe('HnswIndex', () => {
   });
 
   it('rejects bad parameters by name', () => {
-    expect(() => new HnswIndex({ dimension: D, M: 0 })).toThrow(/^options.M: expected an integer in \[1, 1024\], got number 0/);
-    expect(() => new HnswIndex({ dimension: D, exactFilterShare: 2 })).toThrow(/^options.exactFilterShare: expected a number in \[0, 1\]/);
+    expect(() => new HnswIndex({ dimension: D, M: 0 })).toThrow(
+      /^options.M: expected an integer in \[1, 1024\], got number 0/,
+    );
+    expect(() => new HnswIndex({ dimension: D, exactFilterShare: 2 })).toThrow(
+      /^options.exactFilterShare: expected a number in \[0, 1\]/,
+    );
     expect(() => new HnswIndex({ dimension: 0 })).toThrow(/^options.dimension/);
-    expect(() => new HnswIndex({ dimension: D, metric: 'dot' as Metric })).toThrow(/^metric: expected one of 'ip', 'cosine', 'l2', got the string "dot"/);
+    expect(() => new HnswIndex({ dimension: D, metric: 'dot' as Metric })).toThrow(
+      /^metric: expected one of 'ip', 'cosine', 'l2', got the string "dot"/,
+    );
     const hnsw = new HnswIndex({ dimension: D });
     expect(() => {
       hnsw.ef = -3;

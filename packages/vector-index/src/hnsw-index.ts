@@ -11,9 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { InvalidRowsError } from './errors.js';
-import { resolveFilter } from './filter.js';
-import { checkFraction, checkIdList, checkMetric, checkPositiveInt, parseBatch, parseQueries, parseQuery } from './input.js';
-import { type SavedMeta, readFloat32, readMeta, writeFloat32, writeIndexDir } from './persist.js';
+import { type ResolvedFilter, resolveFilter } from './filter.js';
+import {
+  checkFraction,
+  checkIdList,
+  checkMetric,
+  checkPositiveInt,
+  parseBatch,
+  parseQueries,
+  parseQuery,
+} from './input.js';
+import { readFloat32, readMeta, type SavedMeta, writeFloat32, writeIndexDir } from './persist.js';
 import { scanAll, scanRows } from './scan.js';
 import { TopK } from './top-k.js';
 import type {
@@ -93,7 +101,8 @@ export class HnswIndex implements VectorIndex {
   private readonly freeLabels: number[] = [];
 
   constructor(options: HnswIndexOptions, graph?: Graph) {
-    if (options === null || typeof options !== 'object') throw new TypeError('options: expected { dimension, metric?, M?, ... }');
+    if (options === null || typeof options !== 'object')
+      throw new TypeError('options: expected { dimension, metric?, M?, ... }');
     this.dimension = checkPositiveInt('options.dimension', options.dimension, 65536);
     this.metric = checkMetric(options.metric ?? 'cosine');
     const ef = checkPositiveInt('options.ef', options.ef ?? DEFAULT_EF, 1 << 20);
@@ -106,7 +115,8 @@ export class HnswIndex implements VectorIndex {
       exactFilterCount: checkPositiveInt('options.exactFilterCount', options.exactFilterCount ?? 2000),
       seed: options.seed ?? 100,
     };
-    if (!Number.isInteger(this.params.seed)) throw new RangeError(`options.seed: expected an integer, got ${options.seed}`);
+    if (!Number.isInteger(this.params.seed))
+      throw new RangeError(`options.seed: expected an integer, got ${options.seed}`);
     // hnswlib's cosine space normalises again on every call; vectors are normalised once here, so 'ip' is the same distance.
     const space = this.metric === 'l2' ? 'l2' : 'ip';
     if (graph === undefined) {
@@ -141,12 +151,17 @@ export class HnswIndex implements VectorIndex {
   }
 
   /** Changes the search-time parameters (ef, filteredEf and the exact-fallback thresholds). */
-  configure(options: Pick<HnswIndexOptions, 'ef' | 'filteredEf' | 'exactFilterShare' | 'exactFilterCount'>): void {
+  configure(
+    options: Pick<HnswIndexOptions, 'ef' | 'filteredEf' | 'exactFilterShare' | 'exactFilterCount'>,
+  ): void {
     const p = { ...this.params };
     if (options.ef !== undefined) p.ef = checkPositiveInt('options.ef', options.ef, 1 << 20);
-    if (options.filteredEf !== undefined) p.filteredEf = checkPositiveInt('options.filteredEf', options.filteredEf, 1 << 20);
-    if (options.exactFilterShare !== undefined) p.exactFilterShare = checkFraction('options.exactFilterShare', options.exactFilterShare);
-    if (options.exactFilterCount !== undefined) p.exactFilterCount = checkPositiveInt('options.exactFilterCount', options.exactFilterCount);
+    if (options.filteredEf !== undefined)
+      p.filteredEf = checkPositiveInt('options.filteredEf', options.filteredEf, 1 << 20);
+    if (options.exactFilterShare !== undefined)
+      p.exactFilterShare = checkFraction('options.exactFilterShare', options.exactFilterShare);
+    if (options.exactFilterCount !== undefined)
+      p.exactFilterCount = checkPositiveInt('options.exactFilterCount', options.exactFilterCount);
     Object.assign(this.params, p);
     this.graph.setEf(this.params.ef);
   }
@@ -227,22 +242,27 @@ export class HnswIndex implements VectorIndex {
   search(query: QueryInput, k: number, options: SearchOptions = {}): SearchHit[] {
     const q = parseQuery('query', query, this.dimension, this.metric);
     checkPositiveInt('k', k);
-    return this.searchNormalised(q, k, options);
+    return this.searchNormalised(q, k, this.resolve(options));
   }
 
   searchBatch(queries: VectorsInput, k: number, options: SearchOptions = {}): SearchHit[][] {
     const qs = parseQueries('queries', queries, this.dimension, this.metric);
     checkPositiveInt('k', k);
     const d = this.dimension;
+    const filter = this.resolve(options);
     const out: SearchHit[][] = [];
-    for (let i = 0; i < qs.length / d; i++) out.push(this.searchNormalised(qs.subarray(i * d, (i + 1) * d), k, options));
+    for (let i = 0; i < qs.length / d; i++)
+      out.push(this.searchNormalised(qs.subarray(i * d, (i + 1) * d), k, filter));
     return out;
   }
 
-  private searchNormalised(q: Float32Array, k: number, options: SearchOptions): SearchHit[] {
+  private resolve(options: SearchOptions): ResolvedFilter {
+    return resolveFilter(options.filter, (i) => this.labelOf.get(i));
+  }
+
+  private searchNormalised(q: Float32Array, k: number, filter: ResolvedFilter): SearchHit[] {
     const live = this.labelOf.size;
     if (live === 0) return [];
-    const filter = resolveFilter(options.filter, (i) => this.labelOf.get(i));
     if (filter.kind === 'none') return this.searchGraph(q, Math.min(k, live), this.params.ef);
     const { exactFilterShare, exactFilterCount } = this.params;
     if (filter.kind === 'allow') {
@@ -269,7 +289,9 @@ export class HnswIndex implements VectorIndex {
       return this.hits(heap);
     }
     const labelIds = this.labelIds;
-    return this.searchGraph(q, Math.min(k, live), this.params.filteredEf, (label) => keep(labelIds[label] as VectorId));
+    return this.searchGraph(q, Math.min(k, live), this.params.filteredEf, (label) =>
+      keep(labelIds[label] as VectorId),
+    );
   }
 
   /** Share of the stored items a predicate keeps, from an evenly spread sample of labels. */
@@ -287,7 +309,12 @@ export class HnswIndex implements VectorIndex {
     return seen === 0 ? 0 : kept / seen;
   }
 
-  private searchGraph(q: Float32Array, k: number, ef: number, allow?: (label: number) => boolean): SearchHit[] {
+  private searchGraph(
+    q: Float32Array,
+    k: number,
+    ef: number,
+    allow?: (label: number) => boolean,
+  ): SearchHit[] {
     if (ef !== this.params.ef) this.graph.setEf(ef);
     try {
       const res = this.graph.searchKnn(Array.from(q), k, allow);
@@ -312,7 +339,11 @@ export class HnswIndex implements VectorIndex {
       this.graph.writeIndexSync(file);
       const graph = new hnswlib.HierarchicalNSW(this.metric === 'l2' ? 'l2' : 'ip', this.dimension);
       graph.readIndexSync(file);
-      return this.withState(graph, this.labelIds.slice(), this.data.slice(0, this.labelIds.length * this.dimension));
+      return this.withState(
+        graph,
+        this.labelIds.slice(),
+        this.data.slice(0, this.labelIds.length * this.dimension),
+      );
     } finally {
       rmSync(file, { force: true });
     }
@@ -360,7 +391,10 @@ export class HnswIndex implements VectorIndex {
     const rows = await readFloat32(join(path, 'vectors.f32'), meta.ids.length * meta.dimension);
     const graph = new hnswlib.HierarchicalNSW(meta.metric === 'l2' ? 'l2' : 'ip', meta.dimension);
     graph.readIndexSync(join(path, 'graph.hnsw'));
-    const index = new HnswIndex({ dimension: meta.dimension, metric: meta.metric, ...(meta.params ?? {}) }, graph);
+    const index = new HnswIndex(
+      { dimension: meta.dimension, metric: meta.metric, ...(meta.params ?? {}) },
+      graph,
+    );
     index.restore(
       meta.ids.map((i) => (i === null ? undefined : i)),
       rows,

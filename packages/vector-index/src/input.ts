@@ -12,7 +12,8 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (value instanceof Float32Array) return `a Float32Array of length ${value.length}`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
   return `${typeof value} ${String(value)}`;
 }
@@ -48,7 +49,8 @@ export function idProblem(id: unknown): string | undefined {
 }
 
 export function checkIdList(name: string, ids: unknown): readonly VectorId[] {
-  if (!Array.isArray(ids)) throw new TypeError(`${name}: expected an array of string or number ids, got ${describe(ids)}`);
+  if (!Array.isArray(ids))
+    throw new TypeError(`${name}: expected an array of string or number ids, got ${describe(ids)}`);
   return ids as readonly VectorId[];
 }
 
@@ -63,31 +65,51 @@ export function normaliseInPlace(v: Float32Array, off: number, d: number): boole
 }
 
 /** Splits vectors into rows without copying, checking only their structure. */
-function rowsOf(name: string, vectors: unknown, dimension: number): { count: number; row: (i: number) => ArrayLike<number> } {
+function rowsOf(
+  name: string,
+  vectors: unknown,
+  dimension: number,
+): { count: number; row: (i: number) => ArrayLike<number> } {
   if (vectors instanceof Float32Array) {
     if (vectors.length % dimension !== 0) {
       throw new RangeError(
         `${name}: expected a packed Float32Array whose length is a multiple of the dimension ${dimension}, got length ${vectors.length}`,
       );
     }
-    return { count: vectors.length / dimension, row: (i) => vectors.subarray(i * dimension, (i + 1) * dimension) };
+    return {
+      count: vectors.length / dimension,
+      row: (i) => vectors.subarray(i * dimension, (i + 1) * dimension),
+    };
   }
   if (Array.isArray(vectors)) return { count: vectors.length, row: (i) => vectors[i] as ArrayLike<number> };
-  throw new TypeError(`${name}: expected a packed Float32Array or an array of rows, got ${describe(vectors)}`);
+  throw new TypeError(
+    `${name}: expected a packed Float32Array or an array of rows, got ${describe(vectors)}`,
+  );
 }
 
 /** Why a row cannot be stored (copied into out at off when it can), or undefined. */
-function copyRow(row: unknown, dimension: number, metric: Metric, out: Float32Array, off: number): string | undefined {
-  if (!(Array.isArray(row) || row instanceof Float32Array)) return `expected a number array or Float32Array, got ${describe(row)}`;
-  if (row.length !== dimension) return `expected ${dimension} values (the index dimension), got ${row.length}`;
+function copyRow(
+  row: unknown,
+  dimension: number,
+  metric: Metric,
+  out: Float32Array,
+  off: number,
+): string | undefined {
+  if (!(Array.isArray(row) || row instanceof Float32Array))
+    return `expected a number array or Float32Array, got ${describe(row)}`;
+  if (row.length !== dimension)
+    return `expected ${dimension} values (the index dimension), got ${row.length}`;
   for (let j = 0; j < dimension; j++) {
     const x = row[j];
-    if (typeof x !== 'number' || !Number.isFinite(x)) return `value ${j} is ${describe(x)}, expected a finite number`;
+    if (typeof x !== 'number' || !Number.isFinite(x))
+      return `value ${j} is ${describe(x)}, expected a finite number`;
     out[off + j] = x;
   }
   // Values finite in float64 can overflow to Infinity in float32.
-  for (let j = 0; j < dimension; j++) if (!Number.isFinite(out[off + j])) return `value ${j} overflows float32`;
-  if (metric === 'cosine' && !normaliseInPlace(out, off, dimension)) return 'zero vector has no direction (metric cosine)';
+  for (let j = 0; j < dimension; j++)
+    if (!Number.isFinite(out[off + j])) return `value ${j} overflows float32`;
+  if (metric === 'cosine' && !normaliseInPlace(out, off, dimension))
+    return 'zero vector has no direction (metric cosine)';
   return undefined;
 }
 
@@ -118,7 +140,8 @@ export function parseBatch(
     const id = idList[i];
     let reason = idProblem(id);
     if (reason === undefined && seen.has(id)) reason = `duplicate id ${JSON.stringify(id)} within the batch`;
-    if (reason === undefined && isStored(id)) reason = `duplicate id ${JSON.stringify(id)}: already in the index (remove it first)`;
+    if (reason === undefined && isStored(id))
+      reason = `duplicate id ${JSON.stringify(id)}: already in the index (remove it first)`;
     if (reason === undefined) reason = copyRow(row(i), dimension, metric, rows, goodIds.length * dimension);
     if (reason === undefined) {
       seen.add(id);
@@ -142,7 +165,12 @@ export function parseQuery(name: string, query: QueryInput, dimension: number, m
 }
 
 /** Several queries, packed; any bad query throws (nothing is stored by a search). */
-export function parseQueries(name: string, queries: VectorsInput, dimension: number, metric: Metric): Float32Array {
+export function parseQueries(
+  name: string,
+  queries: VectorsInput,
+  dimension: number,
+  metric: Metric,
+): Float32Array {
   const { count, row } = rowsOf(name, queries, dimension);
   const out = new Float32Array(count * dimension);
   for (let i = 0; i < count; i++) {

@@ -5,13 +5,17 @@ import { readMeta } from './persist.js';
 import type { VectorIndex } from './types.js';
 
 /** Options of {@link createIndex}: the backend and its options. */
-export type CreateIndexOptions = ({ backend: 'exact' } & ExactIndexOptions) | ({ backend: 'hnsw' } & HnswIndexOptions);
+export type CreateIndexOptions =
+  | ({ backend: 'exact' } & ExactIndexOptions)
+  | ({ backend: 'hnsw' } & HnswIndexOptions);
 
 /** A new empty index of the chosen backend. */
 export function createIndex(options: CreateIndexOptions): VectorIndex {
   if (options?.backend === 'exact') return new ExactIndex(options);
   if (options?.backend === 'hnsw') return new HnswIndex(options);
-  throw new RangeError(`options.backend: expected 'exact' or 'hnsw', got ${String((options as { backend?: unknown })?.backend)}`);
+  throw new RangeError(
+    `options.backend: expected 'exact' or 'hnsw', got ${String((options as { backend?: unknown })?.backend)}`,
+  );
 }
 
 /** Loads an index saved by any backend's `save`, with its ids and parameters. */

@@ -26,8 +26,13 @@ export interface SavedMeta {
 }
 
 /** Writes meta.json and the files written by `writeFiles` into `path`, replacing it as a whole. */
-export async function writeIndexDir(path: string, meta: SavedMeta, writeFiles: (dir: string) => Promise<void>): Promise<void> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path: expected a directory path, got ${describe(path)}`);
+export async function writeIndexDir(
+  path: string,
+  meta: SavedMeta,
+  writeFiles: (dir: string) => Promise<void>,
+): Promise<void> {
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError(`path: expected a directory path, got ${describe(path)}`);
   const suffix = randomBytes(6).toString('hex');
   const tmp = `${path}.tmp-${suffix}`;
   const old = `${path}.old-${suffix}`;
@@ -52,7 +57,8 @@ export async function writeIndexDir(path: string, meta: SavedMeta, writeFiles: (
 
 /** Reads and checks meta.json of a saved index. */
 export async function readMeta(path: string, expectedKind?: IndexKind): Promise<SavedMeta> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path: expected a directory path, got ${describe(path)}`);
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError(`path: expected a directory path, got ${describe(path)}`);
   let text: string;
   try {
     text = await readFile(join(path, 'meta.json'), 'utf8');
@@ -61,10 +67,14 @@ export async function readMeta(path: string, expectedKind?: IndexKind): Promise<
   }
   const meta = JSON.parse(text) as SavedMeta;
   if (meta.format !== FORMAT || meta.version !== FORMAT_VERSION) {
-    throw new RangeError(`path: ${path} is not a ${FORMAT} v${FORMAT_VERSION} directory (format ${meta.format}, version ${meta.version})`);
+    throw new RangeError(
+      `path: ${path} is not a ${FORMAT} v${FORMAT_VERSION} directory (format ${meta.format}, version ${meta.version})`,
+    );
   }
   if (expectedKind !== undefined && meta.kind !== expectedKind) {
-    throw new RangeError(`path: expected a saved '${expectedKind}' index at ${path}, got a '${meta.kind}' index (use loadIndex)`);
+    throw new RangeError(
+      `path: expected a saved '${expectedKind}' index at ${path}, got a '${meta.kind}' index (use loadIndex)`,
+    );
   }
   return meta;
 }

@@ -59,7 +59,15 @@ function scanRange(
 }
 
 /** Pushes the listed rows into heap. */
-export function scanRows(data: Float32Array, rows: Int32Array, d: number, metric: Metric, q: Float32Array, qo: number, heap: TopK): void {
+export function scanRows(
+  data: Float32Array,
+  rows: Int32Array,
+  d: number,
+  metric: Metric,
+  q: Float32Array,
+  qo: number,
+  heap: TopK,
+): void {
   let bound = heap.bound;
   const l2 = metric === 'l2';
   for (let i = 0; i < rows.length; i++) {
@@ -85,6 +93,7 @@ export function scanAllBatch(
   const block = Math.max(1, Math.floor(BLOCK_BYTES / (4 * d)));
   for (let from = 0; from < n; from += block) {
     const to = Math.min(n, from + block);
-    for (let qi = 0; qi < heaps.length; qi++) scanRange(data, from, to, d, metric, queries, qi * d, heaps[qi], skip);
+    for (let qi = 0; qi < heaps.length; qi++)
+      scanRange(data, from, to, d, metric, queries, qi * d, heaps[qi], skip);
   }
 }

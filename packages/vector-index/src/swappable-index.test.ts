@@ -12,7 +12,10 @@ import type { VectorIndex } from './types.js';
 
 const unit = (i: number): number[] => [Math.cos(i), Math.sin(i)];
 
-function indexWith(ids: string[], make: () => VectorIndex = () => new ExactIndex({ dimension: 2, metric: 'cosine' })): VectorIndex {
+function indexWith(
+  ids: string[],
+  make: () => VectorIndex = () => new ExactIndex({ dimension: 2, metric: 'cosine' }),
+): VectorIndex {
   const index = make();
   index.add(
     ids,
@@ -83,13 +86,18 @@ describe('SwappableIndex', () => {
     await expect(failed).rejects.toThrow('embedding job failed');
     await expect(next).resolves.toEqual({ added: 1, rejected: [] });
     expect(handle.current).toBe(first);
-    await expect(handle.rebuild(() => null as unknown as VectorIndex)).rejects.toThrow(/expected the builder to return a VectorIndex/);
+    await expect(handle.rebuild(() => null as unknown as VectorIndex)).rejects.toThrow(
+      /expected the builder to return a VectorIndex/,
+    );
     expect(handle.current).toBe(first);
   });
 
   it('serialises writes: of two concurrent adds of one id, the second is rejected and nothing is lost', async () => {
     const handle = new SwappableIndex(indexWith([]));
-    const results = await Promise.allSettled([handle.add(['x'], [unit(1)]), handle.add(['x', 'y'], [unit(2), unit(3)])]);
+    const results = await Promise.allSettled([
+      handle.add(['x'], [unit(1)]),
+      handle.add(['x', 'y'], [unit(2), unit(3)]),
+    ]);
     expect(results[0].status).toBe('fulfilled');
     expect(results[1].status).toBe('rejected');
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(InvalidRowsError);

@@ -9,7 +9,7 @@ describe('TopK', () => {
     // Few distinct values, so ties are common and their order (by slot) is checked too.
     const values = Array.from({ length: 5000 }, () => rng.int(400) / 7);
     const heap = new TopK(k);
-    values.forEach((v, i) => heap.push(v, i));
+    for (const [i, v] of values.entries()) heap.push(v, i);
     const want = values
       .map((distance, slot) => ({ slot, distance }))
       .sort((a, b) => a.distance - b.distance || a.slot - b.slot)
@@ -18,7 +18,7 @@ describe('TopK', () => {
     const got = heap.sorted();
     expect(got.map((h) => h.distance)).toEqual(want.map((h) => h.distance));
     expect(new Set(got.map((h) => h.slot)).size).toBe(k);
-    got.forEach((h) => expect(values[h.slot]).toBe(h.distance));
+    for (const h of got) expect(values[h.slot]).toBe(h.distance);
   });
 
   it('reports Infinity as its bound until full, then the k-th smallest', () => {

@@ -1,0 +1,444 @@
+/**
+ * Batch work of ad click prediction: preparing a dataset (generated or the user's Criteo file),
+ * training every implementation, exporting each to ONNX with its feature spec, reference profile
+ * and model card, and registering it. The retraining job (continual learning) reuses these steps.
+ *
+ * Sections: 1. data, 2. implementations, 3. training one implementation, 4. training all of them,
+ * 5. where models are read from.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DataSource, type ProgressReporter, type RunSize, timeSplit } from '@mlsd/core';
+import { type FeatureSpec, loadFeatureSpec } from '@mlsd/features';
+import { logLoss, normalizedCrossEntropy, rocAucScore } from '@mlsd/metrics';
+import { buildReferenceProfile } from '@mlsd/monitoring';
+import { exportToOnnx, ModelRegistry, type RegistryEntry } from '@mlsd/onnx';
+import { initBackend } from '@mlsd/training';
+import {
+  type AdWorld,
+  type CtrTable,
+  DAY_SECONDS,
+  DEFAULT_WORLD,
+  generateAdWorld,
+  type RowError,
+  readCriteo,
+  SMALL_WORLD,
+} from './data.js';
+import {
+  buildWorldTable,
+  type CtrInputs,
+  ctrTransforms,
+  encodeTable,
+  fitCtrSpec,
+  inputShape,
+  pickRows,
+  WORLD_CROSSES,
+} from './features.js';
+import { buildCtrModel, type CtrModelKind, predictCtr, trainCtrModel } from './model.js';
+
+export const APP_ID = 'ad-click-prediction';
+
+// 1. Data
+
+export interface PreparedData {
+  name: string;
+  source: 'generated' | 'user';
+  table: CtrTable;
+  train: Int32Array;
+  validation: Int32Array;
+  test: Int32Array;
+  splitDescription: string;
+  world?: AdWorld;
+  /** Malformed lines of the user's file, reported, not fatal. */
+  badRows: RowError[];
+}
+
+/** Shares of a Criteo file by row order (its rows are in time order). */
+const FILE_SPLIT = { train: 0.8, validation: 0.1, test: 0.1 };
+
+/**
+ * The dataset of a run: the generated world (split by day: the last two days are the test set,
+ * the two before validation), or the user's Criteo file (split by row order, which is time order).
+ */
+export async function prepareData(
+  data: DataSource | undefined,
+  size: RunSize,
+  seed: number,
+  progress?: ProgressReporter,
+): Promise<PreparedData> {
+  if (data?.path) {
+    const format = data.format ?? 'criteo';
+    if (format !== 'criteo') throw new RangeError(`format: ${APP_ID} reads 'criteo', got '${format}'`);
+    const maxRows = data.options?.maxRows ? Number(data.options.maxRows) : undefined;
+    progress?.start('read criteo');
+    const read = await readCriteo(data.path, {
+      maxRows,
+      onProgress: (n) => progress?.tick(100_000, { lines: n }),
+    });
+    progress?.done(`${read.table.rows} rows, ${read.errors.length} malformed lines`);
+    if (read.table.rows < 100) {
+      throw new RangeError(
+        `${data.path}: only ${read.table.rows} good rows (need at least 100 to split and train)`,
+      );
+    }
+    const order = Float64Array.from({ length: read.table.rows }, (_, i) => i);
+    const s = timeSplit(order, { fractions: FILE_SPLIT });
+    return {
+      name: `criteo file ${data.path}`,
+      source: 'user',
+      table: read.table,
+      train: s.train,
+      validation: s.validation,
+      test: s.test,
+      splitDescription: 'by row order: first 80 % train, next 10 % validation, last 10 % test',
+      badRows: read.errors,
+    };
+  }
+  const options = { ...(size === 'small' ? SMALL_WORLD : DEFAULT_WORLD), seed };
+  progress?.start('generate world');
+  const world = generateAdWorld(options);
+  progress?.done(`${world.impressions.count} impressions`);
+  progress?.start('point-in-time features');
+  const table = buildWorldTable(world);
+  progress?.done(`${table.rows} rows`);
+  const days = options.days;
+  const s = timeSplit(table.timestamp!, {
+    validationStart: (days - 4) * DAY_SECONDS,
+    testStart: (days - 2) * DAY_SECONDS,
+  });
+  return {
+    name: `generated world (seed ${seed}, ${size})`,
+    source: 'generated',
+    table,
+    train: s.train,
+    validation: s.validation,
+    test: s.test,
+    splitDescription: `by time: days 1-${days - 4} train, ${days - 3}-${days - 2} validation, ${days - 1}-${days} test`,
+    world,
+    badRows: [],
+  };
+}
+
+/** Labels of the rows at `indices`. */
+export function labelsOf(table: CtrTable, indices: ArrayLike<number>): Uint8Array {
+  return Uint8Array.from(indices as ArrayLike<number>, (i) => table.label[i]);
+}
+
+/** Share of positive labels. */
+export function positiveRate(labels: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < labels.length; i++) s += labels[i];
+  return s / Math.max(1, labels.length);
+}
+
+// 2. Implementations
+
+export interface Implementation {
+  id: string;
+  title: string;
+  role: 'baseline' | 'alternative' | 'chosen';
+  description: string;
+  kind: CtrModelKind | 'base-rate';
+  crosses: boolean;
+  learningRate: number;
+}
+
+export const IMPLEMENTATIONS: Implementation[] = [
+  {
+    id: 'base-rate',
+    title: 'Base-rate predictor',
+    role: 'baseline',
+    description: 'Predicts the training click rate for every impression; the NCE denominator.',
+    kind: 'base-rate',
+    crosses: false,
+    learningRate: 0,
+  },
+  {
+    id: 'logistic-regression',
+    title: 'Logistic regression',
+    role: 'baseline',
+    description: "The book's baseline: one weight per id and per scaled count.",
+    kind: 'logistic-regression',
+    crosses: false,
+    learningRate: 0.01,
+  },
+  {
+    id: 'logistic-regression-crosses',
+    title: 'Logistic regression with hand-made crosses',
+    role: 'alternative',
+    description: 'The same, plus hashed crosses a domain expert would pick.',
+    kind: 'logistic-regression',
+    crosses: true,
+    learningRate: 0.01,
+  },
+  {
+    id: 'factorization-machine',
+    title: 'Factorization machine',
+    role: 'alternative',
+    description: 'Linear part plus pairwise interactions of 8-d field embeddings.',
+    kind: 'factorization-machine',
+    crosses: false,
+    learningRate: 2e-3,
+  },
+  {
+    id: 'deepfm',
+    title: 'DeepFM',
+    role: 'alternative',
+    description: 'Factorization machine plus an MLP (128, 64) over the embeddings and counts.',
+    kind: 'deepfm',
+    crosses: false,
+    learningRate: 2e-3,
+  },
+  {
+    id: 'dcn-v2',
+    title: 'DCN-v2',
+    role: 'chosen',
+    description: 'Two full-rank cross layers over [embeddings, counts], stacked with an MLP (128, 64).',
+    kind: 'dcn-v2',
+    crosses: false,
+    learningRate: 2e-3,
+  },
+];
+
+export function implementation(id: string): Implementation {
+  const impl = IMPLEMENTATIONS.find((i) => i.id === id);
+  if (!impl)
+    throw new RangeError(
+      `implementation: unknown '${id}' (known: ${IMPLEMENTATIONS.map((i) => i.id).join(', ')})`,
+    );
+  return impl;
+}
+
+/** Crosses for the LR-with-crosses baseline: the world's hand-made ones, or for a user's file,
+ * pairs of its lowest-cardinality categorical fields (the cheapest crosses to try). */
+export function crossesFor(data: PreparedData, spec?: FeatureSpec): string[][] {
+  if (data.source === 'generated') return WORLD_CROSSES;
+  const names = data.table.categoricalNames;
+  const card = names.map((_, j) => {
+    const seen = new Set<string>();
+    const col = data.table.categorical[j];
+    for (let i = 0; i < Math.min(col.length, 20_000); i++) seen.add(col[i]);
+    return seen.size;
+  });
+  void spec;
+  const smallest = names
+    .map((n, j) => ({ n, c: card[j] }))
+    .filter((x) => x.c > 1)
+    .sort((a, b) => a.c - b.c)
+    .slice(0, 4);
+  const out: string[][] = [];
+  for (let a = 0; a < smallest.length; a++)
+    for (let b = a + 1; b < smallest.length; b++) out.push([smallest[a].n, smallest[b].n]);
+  return out;
+}
+
+// 3. Training one implementation
+
+export interface TrainedImplementation {
+  impl: Implementation;
+  onnx: Uint8Array;
+  spec: FeatureSpec;
+  /** Metrics on the validation split. */
+  metrics: Record<string, number>;
+  trainingMs: number;
+  epochs: number;
+  referenceProfile: unknown;
+}
+
+export interface TrainRunOptions {
+  size: RunSize;
+  seed: number;
+  progress?: ProgressReporter;
+  version: string;
+  /** Epoch budget; the small size trains fewer. */
+  epochs?: number;
+}
+
+function validationMetrics(labels: Uint8Array, p: Float32Array, trainRate: number): Record<string, number> {
+  return {
+    validation_nce: normalizedCrossEntropy(labels, p, { baseRate: trainRate }),
+    validation_log_loss: logLoss(labels, p),
+    validation_roc_auc: rocAucScore(labels, p),
+  };
+}
+
+/** Trains, exports and describes one implementation. The tfjs backend must be initialised. */
+export async function trainImplementation(
+  data: PreparedData,
+  impl: Implementation,
+  options: TrainRunOptions,
+): Promise<TrainedImplementation> {
+  const started = performance.now();
+  const trainRows = pickRows(data.table, data.train);
+  const transforms = ctrTransforms(data.table, { crosses: impl.crosses ? crossesFor(data) : [] });
+  const spec = fitCtrSpec(`${APP_ID}.${impl.id}`, trainRows, transforms);
+  const x = encodeTable(spec, data.table, data.train);
+  const xv = encodeTable(spec, data.table, data.validation);
+  const y = labelsOf(data.table, data.train);
+  const yv = labelsOf(data.table, data.validation);
+  const rate = positiveRate(y);
+  const shape = inputShape(spec);
+  const model = buildCtrModel({
+    kind: impl.kind === 'base-rate' ? 'logistic-regression' : impl.kind,
+    vocabulary: shape.vocabulary,
+    fields: x.fields,
+    denseWidth: x.denseWidth,
+    baseRate: rate,
+    seed: options.seed,
+  });
+  let epochs = 0;
+  try {
+    if (impl.kind === 'base-rate') {
+      // Zero every weight: the output is the bias alone, the log-odds of the training rate.
+      for (const layer of model.layers) {
+        const weights = layer.getWeights();
+        if (weights.length === 0) continue;
+        layer.setWeights(
+          weights.map((w, i) =>
+            layer.name === 'linear_logit' && i === 1 ? w.clone() : w.zerosLike ? w.zerosLike() : w.mul(0),
+          ),
+        );
+      }
+    } else {
+      const budget = options.epochs ?? (options.size === 'small' ? 2 : 6);
+      options.progress?.start(`train ${impl.id}`, budget);
+      const history = await trainCtrModel(
+        model,
+        x,
+        y,
+        { x: xv, labels: yv },
+        {
+          seed: options.seed,
+          epochs: budget,
+          batchSize: 2048,
+          learningRate: impl.learningRate,
+          progress: false,
+          onEpochEnd: (_e, loss, val) => options.progress?.tick(1, { loss, val_logloss: val ?? Number.NaN }),
+        },
+      );
+      epochs = history.epochs.length;
+      options.progress?.done(`best epoch ${history.bestEpoch + 1} of ${epochs}`);
+    }
+    const p = predictCtr(model, xv);
+    const metrics = validationMetrics(yv, p, rate);
+    const onnx = exportToOnnx(model, {
+      name: `${APP_ID}.${impl.id}`,
+      version: options.version,
+      featureSpecHash: spec.hash,
+      metrics,
+      metadata: { app: APP_ID, implementation: impl.id, data: data.name, base_rate: String(rate) },
+    });
+    const referenceProfile = profileOf(data.table, data.validation, p);
+    return { impl, onnx, spec, metrics, trainingMs: performance.now() - started, epochs, referenceProfile };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The drift reference: every raw feature column and the prediction, on the validation rows. */
+export function profileOf(table: CtrTable, indices: Int32Array, predictions: Float32Array): unknown {
+  const columns: Record<string, Array<string | number | null>> = {};
+  table.categoricalNames.forEach((name, j) => {
+    columns[name] = Array.from(indices, (i) => table.categorical[j][i] || null);
+  });
+  table.numericNames.forEach((name, j) => {
+    columns[name] = Array.from(indices, (i) =>
+      Number.isNaN(table.numeric[j][i]) ? null : table.numeric[j][i],
+    );
+  });
+  columns.prediction = Array.from(predictions);
+  const kinds: Record<string, 'numeric' | 'categorical'> = { prediction: 'numeric' };
+  for (const name of table.categoricalNames) kinds[name] = 'categorical';
+  for (const name of table.numericNames) kinds[name] = 'numeric';
+  return buildReferenceProfile(columns, { kinds, predictionColumn: 'prediction', seed: 1 });
+}
+
+// 4. Training all of them
+
+export interface TrainAllOptions extends Omit<TrainRunOptions, 'version'> {
+  registryDir: string;
+  implementations?: string[];
+}
+
+export interface TrainAllResult {
+  entries: Array<{ trained: TrainedImplementation; entry: RegistryEntry; promoted: boolean; reason: string }>;
+}
+
+/** Trains the chosen implementations, registers each, and promotes it if it beats production. */
+export async function trainAll(data: PreparedData, options: TrainAllOptions): Promise<TrainAllResult> {
+  await initBackend({ prefer: 'wasm', log: (m) => options.progress?.log(m) });
+  const registry = ModelRegistry.open(options.registryDir);
+  try {
+    const chosen = (options.implementations ?? IMPLEMENTATIONS.map((i) => i.id)).map(implementation);
+    const entries: TrainAllResult['entries'] = [];
+    for (const impl of chosen) {
+      const name = `${APP_ID}.${impl.id}`;
+      const version = nextVersion(registry, name);
+      const trained = await trainImplementation(data, impl, { ...options, version });
+      const entry = registry.register({
+        name,
+        version,
+        model: trained.onnx,
+        featureSpec: trained.spec,
+        referenceProfile: trained.referenceProfile,
+        card: {
+          data: { name: data.name, source: data.source, split: data.splitDescription },
+          metrics: trained.metrics,
+          trainingTimeMs: Math.round(trained.trainingMs),
+          seed: options.seed,
+          sizes: {
+            train: data.train.length,
+            validation: data.validation.length,
+            test: data.test.length,
+            epochs: trained.epochs,
+          },
+          implementation: impl.id,
+          dataSource: data.source,
+        },
+      });
+      const decision = registry.promote(name, version, { metric: 'validation_nce', higherIsBetter: false });
+      entries.push({ trained, entry, promoted: decision.promoted, reason: decision.reason });
+    }
+    return { entries };
+  } finally {
+    registry.close();
+  }
+}
+
+function nextVersion(registry: ModelRegistry, name: string): string {
+  const versions = registry
+    .list({ name })
+    .map((e) => Number(e.version))
+    .filter(Number.isInteger);
+  return String(versions.length ? Math.max(...versions) + 1 : 1);
+}
+
+// 5. Where models are read from
+
+/**
+ * The registry to read models from: an explicit folder, else the user's own trained models
+ * (when this app has any in `modelsDir`), else the committed defaults under the fixtures.
+ */
+export function modelsRoot(explicit: string | undefined, modelsDir: string, fixturesDir: string): string {
+  if (explicit) return explicit;
+  if (existsSync(join(modelsDir, 'registry.sqlite'))) {
+    const registry = ModelRegistry.open(modelsDir);
+    try {
+      if (registry.list().some((e) => e.name.startsWith(`${APP_ID}.`) && e.stage === 'production'))
+        return modelsDir;
+    } finally {
+      registry.close();
+    }
+  }
+  return join(fixturesDir, 'models');
+}
+
+/** Loads a production model's feature spec from a registry. */
+export function loadSpec(registry: ModelRegistry, name: string): FeatureSpec {
+  return loadFeatureSpec(registry.readJson(name, 'production', 'feature-spec') as object);
+}
+
+/** The encoded rows a model needs, from its own spec. */
+export function encodeFor(spec: FeatureSpec, data: PreparedData, indices: Int32Array): CtrInputs {
+  return encodeTable(spec, data.table, indices);
+}

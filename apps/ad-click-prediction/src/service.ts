@@ -1,0 +1,3 @@
+export async function createAdService(_o: unknown): Promise<never> {
+  throw new Error('not yet');
+}

@@ -1,7 +1,8 @@
 /**
  * @mlsd/visual-search: case study 1, visual search. So far: the generated product catalogue and
- * its relevance oracle, loaders for users' images, preprocessing, the two baseline embeddings and
- * the retrieval evaluation. The CaseStudy object, the encoder and the service come next.
+ * its relevance oracle, loaders for users' images, preprocessing, the two baseline embeddings, the
+ * contrastive CNN encoder with its ONNX export, and the retrieval evaluation. The CaseStudy object,
+ * the indexing pipeline and the service come next.
  */
 export {
   ColourHistogramEmbedder,
@@ -77,3 +78,18 @@ export {
   parseIdx,
   parseImageCsv,
 } from './loaders.js';
+export {
+  type AugmentOptions,
+  augmentView,
+  buildEncoder,
+  type ContrastiveOptions,
+  type ContrastiveResult,
+  DEFAULT_AUGMENT,
+  DEFAULT_ENCODER,
+  type EncoderConfig,
+  exportEncoder,
+  initTraining,
+  OnnxEmbedder,
+  TfjsEmbedder,
+  trainContrastive,
+} from './model.js';

@@ -18,6 +18,7 @@
 import { createRng, type Rng } from '@mlsd/core';
 import { describe, expect, it } from 'vitest';
 import { type DriftReport, detectDrift } from './drift.js';
+import { normalizedWasserstein } from './drift-tests.js';
 import { buildReferenceProfile, ProfileBuilder } from './profile.js';
 
 const CATS = ['a', 'b', 'c', 'd', 'e'];
@@ -89,6 +90,21 @@ describe('default tests, large reference (2,000 vs 2,000 rows)', () => {
     expect(r.flagged.num).toBeGreaterThanOrEqual(95);
     expect(r.flagged.cat).toBeGreaterThanOrEqual(95);
     expect(r.flagged.flag).toBeGreaterThanOrEqual(95);
+  });
+});
+
+describe('profiles keep the Wasserstein test honest', () => {
+  it('profile against profile (2,048-value reservoirs) stays within 0.05 reference SD of the all-data value (10 trials, 20,000 rows each side)', () => {
+    for (let t = 0; t < 10; t++) {
+      const rng = createRng(500 + t);
+      const ref = Float64Array.from({ length: 20000 }, () => rng.normal(0, 1));
+      const cur = Float64Array.from({ length: 20000 }, () => rng.normal(0.1, 1));
+      const exact = normalizedWasserstein(ref, cur).statistic;
+      const profile = buildReferenceProfile({ x: ref });
+      const current = new ProfileBuilder(profile, { seed: t }).addColumns({ x: cur }).toProfile();
+      const approx = detectDrift(profile, current).columns[0].test?.statistic as number;
+      expect(Math.abs(approx - exact)).toBeLessThan(0.05);
+    }
   });
 });
 

@@ -60,6 +60,7 @@ export {
   ProfileBuilder,
   type ProfileBuilderOptions,
   type ProfileOptions,
+  parseProfile,
   type ReferenceProfile,
 } from './profile.js';
 export {

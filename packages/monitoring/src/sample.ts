@@ -5,7 +5,7 @@
  *
  * Accuracy of quantiles read from a reservoir of k values (Dvoretzky-Kiefer-Wolfowitz): with
  * probability 1 − δ every empirical rank is within sqrt(ln(2/δ) / 2k) of the true rank; for the
- * default k = 2048 and δ = 0.01 that is 0.036. When a column has at most k values the reservoir
+ * default k = 4096 and δ = 0.01 that is 0.026. When a column has at most k values the reservoir
  * holds all of them and every statistic computed from it is exact.
  */
 

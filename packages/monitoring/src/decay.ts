@@ -100,7 +100,9 @@ export class DecayMonitor {
   };
   private readonly pending = new Map<string, Pending>();
   private readonly labelledIds = new Set<string>();
+  /** Labelled predictions sorted by prediction time; the live window is window[head..]. */
   private window: Labelled[] = [];
+  private head = 0;
   private labelled = 0;
   private unmatched = 0;
   private duplicates = 0;
@@ -202,11 +204,11 @@ export class DecayMonitor {
   private insert(e: Labelled): void {
     const w = this.window;
     // Labels mostly arrive in prediction order; otherwise binary-search the slot.
-    if (w.length === 0 || w[w.length - 1].ts <= e.ts) {
+    if (w.length === this.head || w[w.length - 1].ts <= e.ts) {
       w.push(e);
       return;
     }
-    let lo = 0;
+    let lo = this.head;
     let hi = w.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -218,20 +220,24 @@ export class DecayMonitor {
 
   private trim(): void {
     const w = this.options.window as { count?: number; ms?: number };
-    let drop = 0;
-    if (w.count !== undefined) drop = Math.max(0, this.window.length - w.count);
+    const all = this.window;
+    if (w.count !== undefined) this.head = Math.max(this.head, all.length - w.count);
     else {
-      const from = this.window[this.window.length - 1].ts - (w.ms as number);
-      while (drop < this.window.length && this.window[drop].ts < from) drop++;
+      const from = all[all.length - 1].ts - (w.ms as number);
+      while (this.head < all.length && all[this.head].ts < from) this.head++;
     }
-    // Amortized: compact only when the dead prefix is large.
-    if (drop > 0) this.window = this.window.slice(drop);
+    // Entries before `head` are expired; compacting only when they outnumber the live ones keeps
+    // each label O(1) amortized instead of shifting the whole window.
+    if (this.head > 64 && this.head > all.length - this.head) {
+      this.window = all.slice(this.head);
+      this.head = 0;
+    }
     if (this.labelledIds.size > 4 * this.options.maxPending) this.labelledIds.clear();
   }
 
   private evaluate(): DecayStatus {
     const o = this.options;
-    const w = this.window;
+    const w = this.window.slice(this.head);
     const base: DecayStatus = {
       status: 'insufficient_data',
       alert: false,

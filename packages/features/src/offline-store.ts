@@ -512,17 +512,31 @@ export class OfflineStore {
       list.push({ ref, name: names[j] });
       byView.set(ref.view, list);
     });
-    // Views keyed by the same entity columns share one key array.
-    const keyCache = new Map<string, string[]>();
+    // Views keyed by the same entity columns share one key array, and one dense id per distinct key,
+    // so each view maps its scanned groups to ids once instead of hashing a string per entity row.
+    const keyCache = new Map<string, { keys: string[]; ids: Int32Array; idOf: Map<string, number> }>();
     for (const [view, wanted] of byView) {
       if (n === 0) break;
       const sig = view.entities.join('|');
-      let keys = keyCache.get(sig);
-      if (!keys) {
-        keys = new Array(n);
-        for (let i = 0; i < n; i++) keys[i] = entityKeyOf(view, entityRows[i], i);
-        keyCache.set(sig, keys);
+      let cached = keyCache.get(sig);
+      if (!cached) {
+        const keyList: string[] = new Array(n);
+        const ids = new Int32Array(n);
+        const idOf = new Map<string, number>();
+        for (let i = 0; i < n; i++) {
+          const key = entityKeyOf(view, entityRows[i], i);
+          keyList[i] = key;
+          let id = idOf.get(key);
+          if (id === undefined) {
+            id = idOf.size;
+            idOf.set(key, id);
+          }
+          ids[i] = id;
+        }
+        cached = { keys: keyList, ids, idOf };
+        keyCache.set(sig, cached);
       }
+      const keys = cached.keys;
       if (view.kind === 'counter') {
         this.counterColumns(view, wanted, keys, ts, minTs, maxTs, columns);
         continue;
@@ -537,13 +551,23 @@ export class OfflineStore {
       );
       const outs = wanted.map((w) => columns[w.name]);
       const { eventTs, createdTs, values, groups } = scan;
+      const starts = new Int32Array(cached.idOf.size).fill(-1);
+      const ends = new Int32Array(cached.idOf.size);
+      for (const [key, [s0, s1]] of groups) {
+        const id = cached.idOf.get(key);
+        if (id !== undefined) {
+          starts[id] = s0;
+          ends[id] = s1;
+        }
+      }
+      const ids = cached.ids;
       for (let i = 0; i < n; i++) {
-        const g = groups.get(keys[i]);
-        if (!g) continue;
+        const g0 = starts[ids[i]];
+        if (g0 < 0) continue;
         const at = ts[i];
         // Last index in [g0, g1) with eventTs <= at.
-        let lo = g[0];
-        let hi = g[1];
+        let lo = g0;
+        let hi = ends[ids[i]];
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
           if (eventTs[mid] <= at) lo = mid + 1;
@@ -551,8 +575,8 @@ export class OfflineStore {
         }
         let k = lo - 1;
         // Skip values not yet known at `at` (late arrivals); stop at the TTL horizon.
-        while (k >= g[0] && createdTs[k] > at) k--;
-        if (k < g[0] || at - eventTs[k] > ttl) continue;
+        while (k >= g0 && createdTs[k] > at) k--;
+        if (k < g0 || at - eventTs[k] > ttl) continue;
         for (let j = 0; j < outs.length; j++) outs[j][i] = values[j][k];
       }
     }

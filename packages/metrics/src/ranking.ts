@@ -291,8 +291,9 @@ export function ndcgAtK(yTrue: NumberArray, yScore: NumberArray, options: DcgOpt
 
 /**
  * Rank (1-based) of the single target item, marked 1 in `yTrue` (lower is better). Ties: the
- * expected rank over the orders of the tied items, `higher + (tied + 1) / 2`. No target:
- * `noRelevant`; more than one target: RangeError. Average over queries with {@link averageOverQueries}
+ * expected rank over the orders of the tied items, `higher + (tied + 1) / 2`. No target: NaN (a
+ * rank of 0 would flatter the mean, so 'zero' acts as 'skip'), or a RangeError with `noRelevant:
+ * 'error'`; more than one target: RangeError. Average over queries with {@link averageOverQueries}
  * for the mean rank of, e.g., the booked listing.
  */
 export function rankOfTarget(yTrue: NumberArray, yScore: NumberArray, options: RankingOptions = {}): number {

@@ -23,6 +23,7 @@ export {
 } from './export/export.js';
 export { IR_VERSION, OPSET } from './export/graph-builder.js';
 export {
+  DEFAULT_REGISTRY_ROOT,
   type ModelCard,
   ModelIntegrityError,
   ModelRegistry,

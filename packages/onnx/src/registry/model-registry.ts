@@ -114,6 +114,9 @@ export interface ModelRegistryOptions {
   now?: () => number;
 }
 
+/** Where new training runs register models unless told otherwise (relative to the working folder). */
+export const DEFAULT_REGISTRY_ROOT = '.mlsd/models';
+
 const STAGES: readonly ModelStage[] = ['candidate', 'production', 'archived'];
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

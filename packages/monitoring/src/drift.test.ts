@@ -182,5 +182,13 @@ describe('detectDrift details', () => {
       /options.columns.cat.test: ks needs a numeric column/,
     );
     expect(() => detectDrift({} as never, cur)).toThrow(/reference: expected a profile/);
+    // A profile of other data (its own bins) is not comparable bin by bin.
+    const foreign = buildReferenceProfile({
+      ...sampleData(createRng(12), 100),
+      score: new Array(100).fill(0.5),
+    });
+    expect(() => detectDrift(reference, foreign)).toThrow(
+      /current.columns.num: expected the reference's bin edges/,
+    );
   });
 });

@@ -281,6 +281,18 @@ function compareColumn(
   if (cur === undefined) return insufficient('column missing from the current data');
   if (cur.kind !== ref.kind)
     throw new RangeError(`current.columns.${name}: expected kind ${ref.kind}, got ${cur.kind}`);
+  const sameLayout =
+    ref.kind === 'numeric' && cur.kind === 'numeric'
+      ? ref.edges.length === cur.edges.length && ref.edges.every((e, k) => e === cur.edges[k])
+      : ref.kind === 'categorical' &&
+        cur.kind === 'categorical' &&
+        ref.categories.length === cur.categories.length &&
+        ref.categories.every((c, k) => c === cur.categories[k]);
+  if (!sameLayout) {
+    throw new RangeError(
+      `current.columns.${name}: expected the reference's ${ref.kind === 'numeric' ? 'bin edges' : 'categories'} (build current profiles with new ProfileBuilder(reference))`,
+    );
+  }
   if (ref.count === 0) return insufficient('no usable values in the reference');
   if (cur.count < minSamples) {
     const bad = cur.missing + cur.invalid;

@@ -25,6 +25,15 @@ describe('scoreRanking', () => {
     expect(s.recall[0]).toBeCloseTo(2 / 3, 12);
   });
 
+  it('averages over the orders of images with the same similarity', () => {
+    // Two retrieved images tie: each order is equally likely, so each takes half of each position's gain.
+    const s = scoreRanking([0, 3], [0, 3], 3, { k: 2, recallKs: [1] }, [0.5, 0.5]);
+    expect(s.ndcg).toBeCloseTo((1.5 * (1 + 1 / log2(3))) / 3, 12);
+    expect(s.recall[0]).toBeCloseTo(0.5, 12);
+    // Without scores the list order is strict.
+    expect(scoreRanking([0, 3], [0, 3], 3, { k: 2, recallKs: [1] }).ndcg).toBeCloseTo(1 / log2(3), 12);
+  });
+
   it('scores a query with no relevant image as 0', () => {
     const s = scoreRanking([0, 0], [0, 0, 0], 1, { k: 2, recallKs: [2] });
     expect(s).toEqual({ ndcg: 0, averagePrecision: 0, reciprocalRank: 0, recall: [0] });

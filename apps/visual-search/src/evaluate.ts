@@ -110,13 +110,20 @@ export interface RankingCutoffs {
  * Scores one ranked list. `retrievedRel` is the graded relevance of the retrieved items in rank
  * order; `catalogueRel` the relevance of every catalogue item to the query (the query excluded),
  * which gives the ideal DCG and recall's denominator. `relevantAt` binarises relevance.
+ * `retrievedScores` (similarities, non-increasing) lets the metrics average over items the system
+ * could not tell apart; without them the list order is taken as strict.
  */
 export function scoreRanking(
   retrievedRel: ArrayLike<number>,
   catalogueRel: ArrayLike<number>,
   relevantAt: number,
   cutoffs: RankingCutoffs,
+  retrievedScores?: ArrayLike<number>,
 ): QueryScores {
+  if (retrievedScores && retrievedScores.length !== retrievedRel.length)
+    throw new RangeError(
+      `retrievedScores: expected ${retrievedRel.length} scores, got ${retrievedScores.length}`,
+    );
   // Candidates: the retrieved items with decreasing scores, then the best of the rest with score 0
   // (tied, so they only enter the top k when fewer than k were retrieved). Graded: the k best
   // relevances of the catalogue are enough for the ideal DCG. Binary: every relevant item is added so
@@ -124,7 +131,10 @@ export function scoreRanking(
   const m = retrievedRel.length;
   const sortedAll = Float64Array.from(catalogueRel).sort().reverse();
   const graded: number[] = Array.from(retrievedRel as ArrayLike<number>);
-  const gradedScores: number[] = graded.map((_, r) => m - r);
+  const scoreAt = (r: number) => (retrievedScores ? retrievedScores[r] : m - r);
+  // Items not retrieved rank below every retrieved one.
+  const below = m === 0 ? 0 : Math.min(...Array.from({ length: m }, (_, r) => scoreAt(r))) - 1;
+  const gradedScores: number[] = graded.map((_, r) => scoreAt(r));
   // Remove the retrieved items' relevances from the catalogue's top list (multiset difference).
   const remaining = new Map<number, number>();
   for (const r of graded) remaining.set(r, (remaining.get(r) ?? 0) + 1);
@@ -137,17 +147,17 @@ export function scoreRanking(
       continue;
     }
     graded.push(r);
-    gradedScores.push(0);
+    gradedScores.push(below);
     added++;
   }
   let relevantTotal = 0;
   for (let i = 0; i < catalogueRel.length; i++) if (catalogueRel[i] >= relevantAt) relevantTotal++;
   const binary: number[] = Array.from(retrievedRel as ArrayLike<number>, (r) => (r >= relevantAt ? 1 : 0));
-  const binaryScores: number[] = binary.map((_, r) => m - r);
+  const binaryScores: number[] = binary.map((_, r) => scoreAt(r));
   const retrievedRelevant = binary.reduce((a, b) => a + b, 0);
   for (let i = retrievedRelevant; i < relevantTotal; i++) {
     binary.push(1);
-    binaryScores.push(0);
+    binaryScores.push(below);
   }
   const zeroIfNone = { noRelevant: 'zero' as const };
   return {
@@ -224,14 +234,17 @@ function metricsOf(
   return out;
 }
 
-function idsOf(hits: SearchHit[], exclude: number, k: number): number[] {
-  const out: number[] = [];
+function withoutQuery(hits: SearchHit[], exclude: number, k: number): { ids: number[]; scores: number[] } {
+  const ids: number[] = [];
+  const scores: number[] = [];
   for (const h of hits) {
     if (h.id === exclude) continue;
-    out.push(h.id as number);
-    if (out.length === k) break;
+    ids.push(h.id as number);
+    // Similarity, rounded so that float noise does not split what are really ties.
+    scores.push(Math.round((1 - h.distance) * 1e6) / 1e6);
+    if (ids.length === k) break;
   }
-  return out;
+  return { ids, scores };
 }
 
 /**
@@ -310,7 +323,7 @@ export async function evaluateEmbedder(
     t0 = performance.now();
     const hits = index.searchBatch(queryVectors, depth + 1);
     const searchMsPerQuery = (performance.now() - t0) / queries.length;
-    const lists = hits.map((h, q) => idsOf(h, queries[q], depth));
+    const lists = hits.map((h, q) => withoutQuery(h, queries[q], depth));
     return { lists, searchMsPerQuery };
   };
   const exactRun = run(exactIndex);
@@ -323,12 +336,16 @@ export async function evaluateEmbedder(
     const all = catalogueRelOf(q);
     const relOf = (id: number) => rel[position.get(id) as number];
     // catalogueRelOf may return `rel` itself or a copy without the query; `rel` still holds every item.
-    exactScores.push(scoreRanking(exactRun.lists[q].map(relOf), all, collection.relevantAt, cutoffs));
+    const exact = exactRun.lists[q];
+    exactScores.push(scoreRanking(exact.ids.map(relOf), all, collection.relevantAt, cutoffs, exact.scores));
     if (approxRun) {
-      approxScores.push(scoreRanking(approxRun.lists[q].map(relOf), all, collection.relevantAt, cutoffs));
-      const truth = new Set(exactRun.lists[q].slice(0, cutoffs.k));
+      const approx = approxRun.lists[q];
+      approxScores.push(
+        scoreRanking(approx.ids.map(relOf), all, collection.relevantAt, cutoffs, approx.scores),
+      );
+      const truth = new Set(exact.ids.slice(0, cutoffs.k));
       let shared = 0;
-      for (const id of approxRun.lists[q].slice(0, cutoffs.k)) if (truth.has(id)) shared++;
+      for (const id of approx.ids.slice(0, cutoffs.k)) if (truth.has(id)) shared++;
       overlap[q] = shared / Math.max(1, truth.size);
     }
   }

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   DataFormatError,
+  idxLabelsPathFor,
+  loadDataset,
   loadIdx,
   loadImageCsv,
   loadImageFolder,
@@ -151,5 +153,19 @@ describe('CSV', () => {
     ]);
     expect(ragged.images.count).toBe(1);
     expect(Array.from(ragged.images.pixels(0))).toEqual([1, 2, 3]);
+  });
+});
+
+describe('loadDataset', () => {
+  it('tells a folder, a CSV file and an IDX pair apart by the path', async () => {
+    expect((await loadDataset(`${fixtures}folder`, { size: 4 })).images.count).toBe(5);
+    expect((await loadDataset(`${fixtures}csv/grey.csv`, { size: 2 })).images.count).toBe(3);
+    expect((await loadDataset(`${fixtures}idx/images-idx3-ubyte.gz`, { size: 2 })).images.count).toBe(3);
+    expect(idxLabelsPathFor('/d/train-images-idx3-ubyte.gz')).toBe('/d/train-labels-idx1-ubyte.gz');
+    expect(idxLabelsPathFor('/d/photo.png')).toBeUndefined();
+    await expect(loadDataset(`${fixtures}folder/red/a.png`)).rejects.toThrow(
+      /expected a folder of class folders/,
+    );
+    await expect(loadDataset(`${fixtures}missing.csv`)).rejects.toThrow(DataFormatError);
   });
 });

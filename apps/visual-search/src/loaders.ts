@@ -8,7 +8,7 @@
  * as serving). A file or row that cannot be read is reported with its reason and the rest are kept;
  * a file whose whole structure is wrong (an IDX header, an unreadable folder) throws a named error.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ImageCollection } from './data.js';
@@ -441,4 +441,45 @@ function inferShape(values: number, side: number | undefined): { side: number; c
 export async function loadImageCsv(path: string, options: CsvOptions = {}): Promise<LoadResult> {
   const text = await readFile(path, 'utf8');
   return parseImageCsv(text, basename(path), options);
+}
+
+// 5. One entry point for `--data PATH`
+
+export interface DatasetOptions {
+  /** Side of the loaded images (default 64). */
+  size?: number;
+}
+
+/**
+ * The IDX labels file next to an images file, by MNIST's naming: `train-images-idx3-ubyte[.gz]`
+ * goes with `train-labels-idx1-ubyte[.gz]`. Undefined when the name does not follow it.
+ */
+export function idxLabelsPathFor(imagesPath: string): string | undefined {
+  const name = basename(imagesPath);
+  if (!/images/.test(name) || !/idx[34]/.test(name)) return undefined;
+  return join(
+    imagesPath.slice(0, imagesPath.length - name.length),
+    name.replace('images', 'labels').replace(/idx[34]/, 'idx1'),
+  );
+}
+
+/**
+ * Loads a user's data set from one path: a folder of class folders, a `.csv` file, or an IDX images
+ * file whose labels file sits beside it under MNIST's naming. Throws {@link DataFormatError} when
+ * the kind cannot be told from the path.
+ */
+export async function loadDataset(path: string, options: DatasetOptions = {}): Promise<LoadResult> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(path)).isDirectory();
+  } catch (err) {
+    throw new DataFormatError(`data: cannot read ${path} (${(err as Error).message})`);
+  }
+  if (isDirectory) return loadImageFolder(path, options);
+  if (/\.csv$/i.test(path)) return loadImageCsv(path, options);
+  const labels = idxLabelsPathFor(path);
+  if (labels) return loadIdx(path, labels, options);
+  throw new DataFormatError(
+    `data: expected a folder of class folders, a .csv file or an IDX images file (*-images-idx3-ubyte[.gz]), got ${path}`,
+  );
 }

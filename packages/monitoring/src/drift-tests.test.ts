@@ -37,8 +37,9 @@ describe('ksTest matches scipy.stats.ks_2samp (method auto)', () => {
         expect(Math.abs(res.pValue! - c.pvalue)).toBeLessThan(1e-9);
         expect(Math.abs(res.pValue! - c.pvalue)).toBeLessThanOrEqual(Math.max(1e-9 * c.pvalue, 1e-300));
       } else {
-        // Asymptotic: Pelz-Good instead of SciPy's evaluation of the same limiting distribution.
-        expect(Math.abs(res.pValue! - c.pvalue)).toBeLessThan(1e-6);
+        // Asymptotic: Pelz-Good approximation instead of SciPy's evaluation of the same
+        // distribution; the fixtures agree to 3e-12, an approximation is held to 1e-8.
+        expect(Math.abs(res.pValue! - c.pvalue)).toBeLessThan(1e-8);
       }
       expect(res.drifted).toBe(c.pvalue < 0.05);
     });

@@ -172,6 +172,13 @@ describe('OnnxModel.load errors', () => {
     );
   });
 
+  it('rejects bad session options before loading', async () => {
+    await expect(OnnxModel.load(bytes, { graphOptimizationLevel: 'max' as never })).rejects.toThrow(
+      /graphOptimizationLevel: expected one of disabled, basic, extended, all, got "max"/,
+    );
+    await expect(OnnxModel.load(bytes, { intraOpNumThreads: 1.5 })).rejects.toThrow(/intraOpNumThreads/);
+  });
+
   it('refuses to run after close', async () => {
     const m = await OnnxModel.load(bytes, { graphOptimizationLevel: 'all' });
     await m.close();

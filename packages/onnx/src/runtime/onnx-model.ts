@@ -208,6 +208,18 @@ export class OnnxModel {
     checkExpected(label, 'input', inputs, options.expect?.inputs);
     checkExpected(label, 'output', outputs, options.expect?.outputs);
 
+    for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
+      const v = options[key];
+      if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
+        throw new RangeError(`${key}: expected an integer >= 0 (0 = ONNX Runtime's default), got ${v}`);
+      }
+    }
+    const levels = ['disabled', 'basic', 'extended', 'all'];
+    if (options.graphOptimizationLevel !== undefined && !levels.includes(options.graphOptimizationLevel)) {
+      throw new RangeError(
+        `graphOptimizationLevel: expected one of ${levels.join(', ')}, got ${JSON.stringify(options.graphOptimizationLevel)}`,
+      );
+    }
     const sessionOptions: InferenceSession.SessionOptions = { executionProviders: ['cpu'] };
     if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
     if (options.interOpNumThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpNumThreads;

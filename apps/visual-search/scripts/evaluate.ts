@@ -58,6 +58,7 @@ const report = toReport(catalogue, evaluations, {
   notes: ['bootstrap: 1000 resamples of the queries, 95 % percentile interval'],
 });
 console.log(formatReport(report, 'markdown'));
+console.log(`relevant images per query (binary, mean): ${evaluations[0].meanRelevantPerQuery.toFixed(1)}`);
 for (const r of report.results) console.log(`${r.implementation}: ${r.notes}`);
 console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);

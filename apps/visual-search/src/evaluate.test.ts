@@ -102,6 +102,7 @@ describe('evaluateEmbedder', () => {
     expect(e.exact.perQuery[0].reciprocalRank).toBeCloseTo(0.5, 12);
     expect(e.exact.perQuery[0].recall).toEqual([0.5]);
     expect(e.approximate?.recallVsExact.value).toBe(1);
+    expect(e.meanRelevantPerQuery).toBe(2);
     expect(e.approximate?.perQuery[0].ndcg).toBeCloseTo(dcg / ideal, 6);
     const report = toReport(collection, [e], { split: 'all', k: 3 });
     expect(report.primaryMetric).toBe('ndcg@3');

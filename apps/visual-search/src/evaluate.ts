@@ -202,6 +202,8 @@ export interface EmbedderEvaluation {
   embedMsPerImage: number;
   queries: number;
   catalogueSize: number;
+  /** Mean number of relevant catalogue images (binary relevance) per query, the query excluded. */
+  meanRelevantPerQuery: number;
 }
 
 function metricsOf(
@@ -332,8 +334,10 @@ export async function evaluateEmbedder(
   const exactScores: QueryScores[] = [];
   const approxScores: QueryScores[] = [];
   const overlap = new Float64Array(queries.length);
+  let relevantSum = 0;
   for (let q = 0; q < queries.length; q++) {
     const all = catalogueRelOf(q);
+    for (let k = 0; k < all.length; k++) if (all[k] >= collection.relevantAt) relevantSum++;
     const relOf = (id: number) => rel[position.get(id) as number];
     // catalogueRelOf may return `rel` itself or a copy without the query; `rel` still holds every item.
     const exact = exactRun.lists[q];
@@ -360,6 +364,7 @@ export async function evaluateEmbedder(
     embedMsPerImage,
     queries: queries.length,
     catalogueSize: catalogue.length,
+    meanRelevantPerQuery: relevantSum / queries.length,
   };
   if (approxRun) {
     result.approximate = {

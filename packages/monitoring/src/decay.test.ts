@@ -7,6 +7,7 @@ import { createRng } from '@mlsd/core';
 import { accuracyScore, precisionScore, rocAucScore } from '@mlsd/metrics';
 import { describe, expect, it } from 'vitest';
 import { DecayMonitor, type DecayStatus } from './decay.js';
+import { BINARY_DECAY_METRICS } from './decay-metrics.js';
 import { estimatePerformance } from './estimate.js';
 
 const auc = { name: 'roc_auc', fn: (y: number[], s: number[]) => rocAucScore(y, s), higherIsBetter: true };
@@ -157,6 +158,27 @@ describe('DecayMonitor', () => {
     expect(monitor.logLabel('p0', 1, 10)).toBe('unknown_id');
     expect(monitor.logLabel('p4', 1, 10)).toBe('joined');
     expect(monitor.status()).toMatchObject({ evictedPredictions: 2, pending: 2 });
+  });
+});
+
+describe('BINARY_DECAY_METRICS', () => {
+  it('log loss is lower-is-better: a flipped relation alerts, a calibrated stream does not', () => {
+    // Calibrated uniform scores: per-prediction log loss has mean ∫ −[s ln s + (1−s) ln(1−s)] ds = 1/2
+    // and variance 1/2 − 1/4 = 1/4 by hand, so over 1,000 labels the window's standard error is 0.016:
+    // 0.05 is 3 standard errors, the 0.1 alert limit more than 6.
+    const make = () =>
+      new DecayMonitor({
+        metric: BINARY_DECAY_METRICS.logLoss,
+        baseline: 0.5,
+        window: { count: 1000 },
+        maxDrop: 0.1,
+      });
+    const stable = make();
+    expect(stream(stable, 4000, 6)).toEqual([]);
+    expect(Math.abs((stable.status().current as number) - 0.5)).toBeLessThan(0.05);
+    const flipped = make();
+    expect(stream(flipped, 4000, 7, 2000).length).toBeGreaterThanOrEqual(1);
+    expect(flipped.status().drop).toBeGreaterThan(0.5);
   });
 });
 

@@ -11,6 +11,7 @@ export {
   type DecayWindow,
   type LabelJoin,
 } from './decay.js';
+export { BINARY_DECAY_METRICS } from './decay-metrics.js';
 export {
   type ColumnDriftOptions,
   type ColumnDriftResult,

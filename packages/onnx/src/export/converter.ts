@@ -44,8 +44,10 @@ export interface ConversionContext {
   /** Adds a constant tensor and returns its name. */
   addInitializer(prefix: string, data: InitializerData, dims: number[]): string;
   /**
-   * Adds a node. `attributes` numbers are written as INT when integral and the attribute is listed
-   * in `intAttributes` of the op, otherwise as FLOAT; use `{ float: x }` to force FLOAT.
+   * Adds a node. `attributes` numbers are written as INT when integral and the attribute is an
+   * INT/INTS attribute of the op in the opset-17 schemas (table `INT_ATTRIBUTES` in
+   * graph-builder.ts), otherwise as FLOAT; `{ float: x }` / `{ floats }` force FLOAT and
+   * `{ int: x }` / `{ ints }` force INT (for ops outside that table, e.g. custom domains).
    * Returns the output names (generated from `outputs` prefixes when `outputs` is a number).
    */
   addNode(

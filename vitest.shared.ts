@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const redisSetup = fileURLToPath(new URL('./packages/test-utils/src/redis-global-setup.ts', import.meta.url));
-const conditions = ['@mlsd/source', 'node', 'import', 'module', 'default'];
+// Vitest also hands ssr.resolve.conditions to Node as --conditions for external modules, so keep
+// 'import' and 'module' out: with them Node's require() picks packages' ESM builds (is-promise's
+// index.mjs broke express's router that way).
+const conditions = ['@mlsd/source', 'node', 'development|production'];
 
 export interface MlsdVitestOptions {
   /** Timeout for one slow test, in ms. */

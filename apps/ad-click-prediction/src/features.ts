@@ -43,7 +43,6 @@ import {
   type CtrTable,
   DEVICES,
   GENDERS,
-  HOUR_BUCKETS,
   hourBucket,
   LANGUAGES,
   SUBCATEGORIES_PER_CATEGORY,
@@ -280,9 +279,9 @@ export function loadWorldIntoStore(world: AdWorld, store: OfflineStore): void {
   const byCounter = new Map<string, Row[]>();
   for (let k = 0; k < world.impressions.count; k++) {
     for (const { counter, event } of impressionEvents(world, k)) {
-      let list = byCounter.get(counter);
-      if (!list) byCounter.set(counter, (list = []));
-      list.push(event);
+      const list = byCounter.get(counter);
+      if (list) list.push(event);
+      else byCounter.set(counter, [event]);
     }
   }
   for (const [counter, events] of byCounter) {

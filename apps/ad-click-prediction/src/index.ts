@@ -82,7 +82,7 @@ export const caseStudy: CaseStudy = {
     const { createAdService } = await import('./service.js');
     return createAdService({
       registryDir: modelsRoot(options.modelsDir, ctx.modelsDir, ctx.fixturesDir),
-      seed: ctx.seed,
+      workDir: ctx.workDir,
       config: options.config ?? {},
     });
   },

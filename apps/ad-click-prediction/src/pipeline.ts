@@ -394,6 +394,7 @@ export async function trainAll(data: PreparedData, options: TrainAllOptions): Pr
           },
           implementation: impl.id,
           dataSource: data.source,
+          world: data.world ? { seed: data.world.options.seed, size: options.size } : undefined,
         },
       });
       const decision = registry.promote(name, version, { metric: 'validation_nce', higherIsBetter: false });

@@ -1,3 +1,535 @@
-export async function createAdService(_o: unknown): Promise<never> {
-  throw new Error('not yet');
+/**
+ * The online side of ad click prediction, through @mlsd/serving:
+ *
+ *   POST /ads/rank   a user and the request context (and optional candidate ads and bids) ->
+ *                    candidates from the advertisers' targeting rules, static features from the
+ *                    online store, streaming counters as of now, one batched ONNX call, ranked by
+ *                    P(click) (or bid x P(click)), re-ranked to cap ads per advertiser. Each
+ *                    returned ad carries an impression id for the events that follow.
+ *   POST /predict    raw feature rows (the columns of the model's feature spec) -> P(click): the
+ *                    generic path, also for models trained on a user's Criteo file.
+ *   POST /events     impressions, clicks and hides (API key): update the streaming counters and
+ *                    append labels to the prediction log; bad events are rejected with reasons,
+ *                    the rest of the batch is stored.
+ *   GET  /monitoring drift of served features against the training profile, decay of NCE from
+ *                    delayed click labels, estimated performance before labels arrive.
+ *
+ * The service clock is the generated world's: it starts where the log ends and runs in real time,
+ * so the counters replayed from the log and the events that follow line up.
+ */
+import { join } from 'node:path';
+import type { RunSize, ServiceHandle } from '@mlsd/core';
+import {
+  createMemoryOnlineStore,
+  createRedisOnlineStore,
+  EVENT_ID,
+  EVENT_TS,
+  type OnlineStore,
+  type Row,
+} from '@mlsd/features';
+import { normalizedCrossEntropy } from '@mlsd/metrics';
+import {
+  buildMonitoringReport,
+  DecayMonitor,
+  detectDrift,
+  estimatePerformance,
+  LatencyRecorder,
+  ProfileBuilder,
+  type ReferenceProfile,
+} from '@mlsd/monitoring';
+import { ModelRegistry, type OnnxModel } from '@mlsd/onnx';
+import { createPredictionLog, createService, HttpError, type PredictionLog } from '@mlsd/serving';
+import { z } from 'zod';
+import { type AdWorld, DAY_SECONDS, DEFAULT_WORLD, generateAdWorld, SMALL_WORLD } from './data.js';
+import {
+  ALL_VIEWS,
+  adAttributesRow,
+  COUNTER_FEATURES,
+  type COUNTERS,
+  contextRow,
+  encodeRows,
+  impressionEvents,
+  userProfileRow,
+  WORLD_EPOCH_MS,
+  worldMs,
+} from './features.js';
+import { APP_ID, loadSpec } from './pipeline.js';
+
+export interface AdServiceOptions {
+  /** Registry holding the production models. */
+  registryDir: string;
+  /** Folder for the prediction log (':memory:' when absent). */
+  workDir?: string;
+  /** The chosen implementation served by /ads/rank and /predict. Default dcn-v2. */
+  implementation?: string;
+  config: Record<string, string | undefined>;
+  /** Clock in epoch ms of the world; default: the end of the log plus real time elapsed. */
+  now?: () => number;
+}
+
+const MAX_CANDIDATES = 500;
+/** A click this long after its impression does not make the impression positive. */
+const CLICK_WINDOW_MS = DEFAULT_WORLD.clickWindowSeconds * 1000;
+const FUTURE_TOLERANCE_MS = 5_000;
+
+const RankBody = z
+  .object({
+    user_id: z.string().min(1).max(64),
+    context: z
+      .object({
+        timestamp: z.number().int().positive().optional(),
+        position: z.number().int().min(1).max(20).default(1),
+      })
+      .strict()
+      .default({ position: 1 }),
+    candidates: z.array(z.string().min(1).max(64)).min(1).max(MAX_CANDIDATES).optional(),
+    bids: z.record(z.string(), z.number().positive().finite()).optional(),
+    k: z.number().int().min(1).max(100).default(10),
+    max_per_advertiser: z.number().int().min(1).max(100).default(2),
+  })
+  .strict();
+
+const PredictBody = z
+  .object({
+    rows: z
+      .array(z.record(z.string(), z.union([z.string(), z.number(), z.null()])))
+      .min(1)
+      .max(1000),
+  })
+  .strict();
+
+const EventBody = z
+  .object({
+    events: z
+      .array(
+        z
+          .object({
+            type: z.enum(['impression', 'click', 'hide']),
+            impression_id: z.string().min(1).max(64),
+            timestamp: z.number().int().positive().optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .strict();
+
+interface Served {
+  model: OnnxModel;
+  name: string;
+  version: string;
+  spec: ReturnType<typeof loadSpec>;
+  profile?: ReferenceProfile;
+  validationNce: number;
+}
+
+/** State loaded in the background after the service starts answering /healthz. */
+interface Catalogue {
+  world: AdWorld;
+  store: OnlineStore;
+  /** Ads each (country, age) pair may see, by the campaigns' targeting. */
+  eligible: Map<string, number[]>;
+}
+
+function worldFromCard(card: Record<string, unknown> | undefined): AdWorld | undefined {
+  const w = card?.world as { seed?: number; size?: RunSize } | undefined;
+  if (!w || typeof w.seed !== 'number') return undefined;
+  return generateAdWorld({ ...(w.size === 'small' ? SMALL_WORLD : DEFAULT_WORLD), seed: w.seed });
+}
+
+async function loadCatalogue(world: AdWorld, store: OnlineStore): Promise<Catalogue> {
+  const users: Row[] = [];
+  for (let u = 0; u < world.users.count; u++)
+    users.push({ ...userProfileRow(world, u), [EVENT_TS]: worldMs(Math.min(0, world.users.signupTs[u])) });
+  const ads: Row[] = [];
+  for (let a = 0; a < world.ads.count; a++)
+    ads.push({ ...adAttributesRow(world, a), [EVENT_TS]: worldMs(Math.min(0, world.ads.startTs[a])) });
+  await store.write('user_profile', users);
+  await store.write('ad_attributes', ads);
+  // Replay the log's last 8 days into the counters: the longest window is 7 days, so a request
+  // timed anywhere in the log's last day sees its counters complete.
+  const end = world.options.days * DAY_SECONDS;
+  const byCounter = new Map<string, Row[]>();
+  const imp = world.impressions;
+  for (let k = 0; k < imp.count; k++) {
+    if (imp.ts[k] < end - 8 * DAY_SECONDS) continue;
+    for (const { counter, event } of impressionEvents(world, k)) {
+      if ((event[EVENT_TS] as number) > worldMs(end)) continue;
+      const list = byCounter.get(counter);
+      if (list) list.push(event);
+      else byCounter.set(counter, [event]);
+    }
+  }
+  for (const [counter, events] of byCounter) {
+    for (let s = 0; s < events.length; s += 20_000)
+      await store.recordEvents(counter, events.slice(s, s + 20_000));
+  }
+  const eligible = new Map<string, number[]>();
+  for (let c = 0; c < 12; c++) {
+    for (let age = 0; age < 6; age++) {
+      const list: number[] = [];
+      for (let a = 0; a < world.ads.count; a++) {
+        const campaign = world.campaigns[world.ads.campaign[a]];
+        if (age < campaign.ageRange[0] || age > campaign.ageRange[1]) continue;
+        if (campaign.countries && !campaign.countries.has(c)) continue;
+        list.push(a);
+      }
+      eligible.set(`${c}:${age}`, list);
+    }
+  }
+  return { world, store, eligible };
+}
+
+/** Creates the ad ranking service. It answers at once; /readyz says when the catalogue is loaded. */
+export interface AdService extends ServiceHandle {
+  service: ReturnType<typeof createService>;
+  /** The online feature store (for tests and the skew check). */
+  store: OnlineStore;
+  /** The world the catalogue comes from, when the model was trained on the generated world. */
+  world: AdWorld | undefined;
+  /** The service clock, epoch ms of world time. */
+  now: () => number;
+}
+
+export async function createAdService(options: AdServiceOptions): Promise<AdService> {
+  const implementation = options.implementation ?? 'dcn-v2';
+  const name = `${APP_ID}.${implementation}`;
+  const registry = ModelRegistry.open(options.registryDir);
+  let served: Served;
+  let card: Record<string, unknown> | undefined;
+  try {
+    const entry = registry.get(name, 'production');
+    if (!entry)
+      throw new Error(`no production model ${name} in ${options.registryDir}; run mlsd train ${APP_ID}`);
+    card = registry.readJson(name, 'production', 'card') as Record<string, unknown> | undefined;
+    served = {
+      model: await registry.load(name, 'production', { warmup: true }),
+      name,
+      version: entry.version,
+      spec: loadSpec(registry, name),
+      profile: registry.readJson(name, 'production', 'reference-profile') as ReferenceProfile | undefined,
+      validationNce: entry.metrics.validation_nce ?? Number.NaN,
+    };
+  } finally {
+    registry.close();
+  }
+
+  const redisUrl = options.config.REDIS_URL;
+  // World time lies in the past: Redis must not expire keys by wall-clock time (reads enforce TTLs).
+  const store = redisUrl
+    ? createRedisOnlineStore({
+        views: ALL_VIEWS,
+        url: redisUrl,
+        keyPrefix: `mlsd:${APP_ID}:`,
+        expireKeys: false,
+      })
+    : createMemoryOnlineStore({ views: ALL_VIEWS });
+  const log: PredictionLog = createPredictionLog({
+    db: options.workDir ? join(options.workDir, 'predictions.sqlite') : ':memory:',
+  });
+  const latency = new LatencyRecorder();
+  const traffic = served.profile ? new ProfileBuilder(served.profile) : undefined;
+  const decay = new DecayMonitor({
+    metric: {
+      name: 'normalized_cross_entropy',
+      fn: (y, p) => normalizedCrossEntropy(y, p),
+      higherIsBetter: false,
+    },
+    baseline: served.validationNce,
+    window: { count: 2000 },
+    maxDrop: 0.1,
+    relativeDrop: true,
+    minLabels: 200,
+  });
+  /** Impressions waiting for a click, labelled 0 once their click window has passed. */
+  const awaitingClick = new Map<string, number>();
+  const seenEvents = new Set<string>();
+
+  const world = worldFromCard(card);
+  const started = Date.now();
+  const worldEnd = world ? worldMs(world.options.days * DAY_SECONDS) : WORLD_EPOCH_MS;
+  const now = options.now ?? (() => worldEnd + (Date.now() - started));
+  let catalogue: Catalogue | undefined;
+  let loadError: Error | undefined;
+  const loading = world
+    ? loadCatalogue(world, store).then(
+        (c) => {
+          catalogue = c;
+        },
+        (err: Error) => {
+          loadError = err;
+        },
+      )
+    : Promise.resolve();
+
+  const expireWaiting = (t: number) => {
+    for (const [id, ts] of awaitingClick) {
+      if (t - ts < CLICK_WINDOW_MS) break; // insertion order is time order
+      awaitingClick.delete(id);
+      decay.logLabel(id, 0, t);
+    }
+  };
+
+  const score = async (rows: Row[]): Promise<Float32Array> => {
+    const x = encodeRows(served.spec, rows);
+    const t0 = performance.now();
+    const out = await served.model.run({
+      ids: { data: x.ids, dims: [x.rows, x.fields] },
+      dense: {
+        data: x.denseWidth ? x.dense : new Float32Array(x.rows),
+        dims: [x.rows, Math.max(1, x.denseWidth)],
+      },
+    });
+    latency.record(performance.now() - t0);
+    return out.p_click.data as Float32Array;
+  };
+
+  const service = createService({
+    name: APP_ID,
+    version: served.version,
+    models: { [implementation]: { model: served.model, stage: 'production', specHash: served.spec.hash } },
+    auth: { apiKeys: options.config.MLSD_API_KEY ? [options.config.MLSD_API_KEY] : [] },
+    readiness: {
+      catalogue: () =>
+        loadError
+          ? `catalogue failed to load: ${loadError.message}`
+          : catalogue || !world
+            ? true
+            : 'loading the catalogue and replaying the counters',
+    },
+    closeables: [{ close: () => store.close() }, { close: () => log.close() }],
+    monitoringReport: async () => {
+      expireWaiting(now());
+      return buildMonitoringReport({
+        service: APP_ID,
+        model: {
+          name: served.name,
+          version: served.version,
+          specHash: served.spec.hash,
+          stage: 'production',
+        },
+        latency: { inference: latency },
+        drift: served.profile && traffic ? detectDrift(served.profile, traffic.toProfile()) : undefined,
+        decay: decay.status(),
+        estimated: decay.pendingScores().length ? estimatePerformance(decay.pendingScores()) : undefined,
+      });
+    },
+    routes: (router, ctx) => {
+      router.post('/ads/rank', ctx.predictionAuth, ctx.validate(RankBody), async (req, res) => {
+        if (!catalogue) {
+          if (!world)
+            throw new HttpError(
+              501,
+              'no_catalogue',
+              'this model was trained on a file without an ad catalogue; use POST /predict',
+            );
+          throw new HttpError(503, 'loading', 'the catalogue is still loading; retry shortly');
+        }
+        const body = req.body as z.infer<typeof RankBody>;
+        const t = body.context.timestamp ?? now();
+        if (t > now() + FUTURE_TOLERANCE_MS)
+          throw new HttpError(
+            400,
+            'invalid_request',
+            'context.timestamp: in the future of the service clock',
+          );
+        const w = catalogue.world;
+        const user = Number(body.user_id);
+        const knownUser = Number.isInteger(user) && user >= 0 && user < w.users.count;
+        let candidates: number[];
+        if (body.candidates) {
+          const unknown = body.candidates.filter((id) => !/^\d+$/.test(id) || Number(id) >= w.ads.count);
+          if (unknown.length)
+            throw new HttpError(
+              400,
+              'invalid_request',
+              `candidates: unknown ad ids ${unknown.slice(0, 10).join(', ')}`,
+            );
+          candidates = [...new Set(body.candidates.map(Number))];
+        } else {
+          const key = knownUser ? `${w.users.country[user]}:${w.users.age[user]}` : undefined;
+          candidates = (key ? catalogue.eligible.get(key) : undefined) ?? [];
+          candidates = candidates.filter((a) => worldMs(w.ads.startTs[a]) <= t).slice(0, MAX_CANDIDATES);
+        }
+        if (candidates.length === 0) {
+          res.json({ model: { name: served.name, version: served.version }, ads: [] });
+          return;
+        }
+        const entities = candidates.map((a) => ({
+          user_id: body.user_id,
+          ad_id: String(a),
+          advertiser_id: String(w.ads.advertiser[a]),
+          campaign_id: String(w.ads.campaign[a]),
+        }));
+        const refs = [
+          'user_profile:age',
+          'user_profile:gender',
+          'user_profile:country',
+          'user_profile:language',
+          'user_profile:device',
+          ...['advertiser_id', 'campaign_id', 'ad_group_id', 'category', 'subcategory', 'creative'].map(
+            (f) => `ad_attributes:${f}`,
+          ),
+          ...COUNTER_FEATURES.map((c) => c.ref),
+        ];
+        // Read as of one millisecond before the impression, as the training rows were built.
+        const values = await catalogue.store.read(entities, refs, { now: t - 1, fullFeatureNames: true });
+        const context = contextRow(t, body.context.position);
+        const rows: Row[] = entities.map((e, i) => {
+          const v = values[i];
+          const row: Row = { user_id: e.user_id, ad_id: e.ad_id, ...context };
+          for (const f of ['age', 'gender', 'country', 'language', 'device'])
+            row[f] = v[`user_profile__${f}`] ?? null;
+          for (const f of [
+            'advertiser_id',
+            'campaign_id',
+            'ad_group_id',
+            'category',
+            'subcategory',
+            'creative',
+          ]) {
+            row[f] = v[`ad_attributes__${f}`] ?? null;
+          }
+          for (const c of COUNTER_FEATURES) row[c.column] = v[c.ref.replace(':', '__')] ?? 0;
+          return row;
+        });
+        const p = await score(rows);
+        for (const row of rows) traffic?.addRow(row);
+        const order = candidates.map((_, i) => i);
+        const value = (i: number) => (body.bids?.[String(candidates[i])] ?? 1) * p[i];
+        order.sort((a, b) => value(b) - value(a) || candidates[a] - candidates[b]);
+        const perAdvertiser = new Map<number, number>();
+        const chosen: number[] = [];
+        for (const i of order) {
+          const adv = w.ads.advertiser[candidates[i]];
+          const n = perAdvertiser.get(adv) ?? 0;
+          if (n >= body.max_per_advertiser) continue;
+          perAdvertiser.set(adv, n + 1);
+          chosen.push(i);
+          if (chosen.length >= body.k) break;
+        }
+        const ads = chosen.map((i) => {
+          const impressionId = log.logPrediction({
+            model: served.name,
+            version: served.version,
+            unitId: body.user_id,
+            score: p[i],
+            features: {
+              user_id: body.user_id,
+              ad_id: String(candidates[i]),
+              position: body.context.position,
+            },
+            ts: t,
+          });
+          decay.logPrediction(impressionId, p[i], t);
+          return {
+            ad_id: String(candidates[i]),
+            advertiser_id: String(w.ads.advertiser[candidates[i]]),
+            p_click: p[i],
+            score: value(i),
+            impression_id: impressionId,
+          };
+        });
+        res.json({
+          model: { name: served.name, version: served.version },
+          candidates: candidates.length,
+          ads,
+        });
+      });
+
+      router.post('/predict', ctx.predictionAuth, ctx.validate(PredictBody), async (req, res) => {
+        const { rows } = req.body as z.infer<typeof PredictBody>;
+        let p: Float32Array;
+        try {
+          p = await score(rows as Row[]);
+        } catch (err) {
+          if (err instanceof TypeError || err instanceof RangeError)
+            throw new HttpError(400, 'invalid_request', err.message);
+          throw err;
+        }
+        res.json({ model: { name: served.name, version: served.version }, p_click: Array.from(p) });
+      });
+
+      router.post('/events', ctx.requireApiKey, ctx.validate(EventBody), async (req, res) => {
+        if (!catalogue) throw new HttpError(503, 'loading', 'the catalogue is still loading; retry shortly');
+        const { events } = req.body as z.infer<typeof EventBody>;
+        const clock = now();
+        // Predictions are appended in batches; write the buffer so every ranked impression is visible.
+        log.flush();
+        const rejected: Array<{ index: number; reason: string }> = [];
+        const counterEvents = new Map<string, Row[]>();
+        const push = (counter: keyof typeof COUNTERS, row: Row) => {
+          const list = counterEvents.get(counter);
+          if (list) list.push(row);
+          else counterEvents.set(counter, [row]);
+        };
+        const w = catalogue.world;
+        for (const [index, e] of events.entries()) {
+          const ts = e.timestamp ?? clock;
+          const key = `${e.type}:${e.impression_id}`;
+          const prediction = log.getPrediction(e.impression_id);
+          const features = (prediction?.features ? JSON.parse(prediction.features) : undefined) as
+            | { user_id?: string; ad_id?: string }
+            | undefined;
+          let reason: string | undefined;
+          if (!prediction || !features?.ad_id) reason = `impression_id: unknown id ${e.impression_id}`;
+          else if (ts > clock + FUTURE_TOLERANCE_MS) reason = 'timestamp: in the future of the service clock';
+          else if (ts < prediction.ts) reason = 'timestamp: before the impression was ranked';
+          else if (seenEvents.has(key))
+            reason = `duplicate: ${e.type} of ${e.impression_id} already recorded`;
+          if (reason || !prediction || !features?.ad_id) {
+            rejected.push({ index, reason: reason ?? 'unreadable impression' });
+            continue;
+          }
+          seenEvents.add(key);
+          const ad = Number(features.ad_id);
+          const ids = {
+            ad_id: String(ad),
+            advertiser_id: String(w.ads.advertiser[ad]),
+            campaign_id: String(w.ads.campaign[ad]),
+            user_id: features.user_id ?? '',
+          };
+          const at = (extra: Row) => ({ ...extra, [EVENT_TS]: ts, [EVENT_ID]: key });
+          if (e.type === 'impression') {
+            push('ad_impressions', at({ ad_id: ids.ad_id }));
+            push('advertiser_impressions', at({ advertiser_id: ids.advertiser_id }));
+            push('campaign_impressions', at({ campaign_id: ids.campaign_id }));
+            push('user_impressions', at({ user_id: ids.user_id }));
+            push('user_ad_impressions', at({ user_id: ids.user_id, ad_id: ids.ad_id }));
+            awaitingClick.set(e.impression_id, ts);
+          } else if (e.type === 'click') {
+            push('ad_clicks', at({ ad_id: ids.ad_id }));
+            push('advertiser_clicks', at({ advertiser_id: ids.advertiser_id }));
+            push('campaign_clicks', at({ campaign_id: ids.campaign_id }));
+            push('user_clicks', at({ user_id: ids.user_id }));
+            const label = ts - prediction.ts <= CLICK_WINDOW_MS ? 1 : 0;
+            log.logFeedback({ predictionId: e.impression_id, kind: 'click', value: label, ts });
+            if (awaitingClick.delete(e.impression_id) || label === 1)
+              decay.logLabel(e.impression_id, label, ts);
+          } else {
+            log.logFeedback({ predictionId: e.impression_id, kind: 'hide', value: 1, ts });
+          }
+        }
+        for (const [counter, rows] of counterEvents) await catalogue.store.recordEvents(counter, rows);
+        expireWaiting(clock);
+        const accepted = events.length - rejected.length;
+        res.status(accepted === 0 ? 400 : 200).json({ accepted, rejected });
+      });
+    },
+  });
+
+  return {
+    service,
+    store,
+    world,
+    now,
+    handler: service.app,
+    ready: async () => {
+      await loading;
+      if (loadError) throw loadError;
+      return true;
+    },
+    close: () => service.close(),
+  };
 }

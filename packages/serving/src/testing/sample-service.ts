@@ -9,10 +9,14 @@ import { type Batcher, createBatcher } from '../batcher.js';
 import type { InferenceModel } from '../model.js';
 import { createService, type Service, type ServiceOptions } from '../service.js';
 
-export const PredictBody = z.object({
-  features: z.array(z.number().finite()).length(4),
-  userId: z.string().min(1).max(64).optional(),
-});
+/** Body of `POST /predict` for a model with `n` input features. */
+export function predictBody(n: number) {
+  return z.object({
+    features: z.array(z.number().finite()).length(n),
+    userId: z.string().min(1).max(64).optional(),
+  });
+}
+export const PredictBody = predictBody(4);
 
 export const TEST_API_KEY = 'test-key-0123456789';
 
@@ -22,11 +26,19 @@ export interface SampleServiceOptions extends Partial<ServiceOptions> {
   batching?: { maxBatchSize: number; maxQueueDelayMs: number; maxQueueSize: number };
 }
 
-/** Runs the tiny model on rows of 4 features, returning one score per row. */
+/** Width of the model's input `x` (4 for the tiny model). */
+export function inputWidth(model: InferenceModel): number {
+  const dims = model.inputs?.[0]?.dims;
+  const n = dims?.[dims.length - 1];
+  return typeof n === 'number' && n > 0 ? n : 4;
+}
+
+/** Runs the model on rows of features, returning one score per row. */
 export async function scoreRows(model: InferenceModel, rows: number[][]): Promise<number[]> {
-  const data = new Float32Array(rows.length * 4);
-  for (const [i, row] of rows.entries()) data.set(row, i * 4);
-  const out = await model.run({ x: { data, dims: [rows.length, 4] } });
+  const n = inputWidth(model);
+  const data = new Float32Array(rows.length * n);
+  for (const [i, row] of rows.entries()) data.set(row, i * n);
+  const out = await model.run({ x: { data, dims: [rows.length, n] } });
   return Array.from(out.y.data as Float32Array);
 }
 
@@ -51,11 +63,16 @@ export function createSampleService(
         });
         ctx.onClose(batcher);
       }
-      router.post('/predict', ctx.predictionAuth, ctx.validate(PredictBody), async (req, res) => {
-        const { features } = req.body as z.infer<typeof PredictBody>;
-        const score = batcher ? await batcher.call(features) : (await scoreRows(model, [features]))[0];
-        res.json({ score, model: model.name, version: model.version });
-      });
+      router.post(
+        '/predict',
+        ctx.predictionAuth,
+        ctx.validate(predictBody(inputWidth(model))),
+        async (req, res) => {
+          const { features } = req.body as z.infer<typeof PredictBody>;
+          const score = batcher ? await batcher.call(features) : (await scoreRows(model, [features]))[0];
+          res.json({ score, model: model.name, version: model.version });
+        },
+      );
       router.post('/admin/echo', ctx.requireApiKey, (req, res) => {
         res.json({ received: req.body ?? null });
       });

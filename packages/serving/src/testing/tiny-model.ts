@@ -95,16 +95,90 @@ export function tinyModelReference(x: number[], weights: TinyModelWeights = DEFA
   return 1 / (1 + Math.exp(-z));
 }
 
+/**
+ * A larger MLP for the benchmark: `n` inputs, ReLU hidden layers, one sigmoid output, with
+ * deterministic pseudo-random weights. Big enough that one batched GEMM is much cheaper per row
+ * than one matrix-vector product per request.
+ */
+export function buildMlpModelBytes(n: number, hidden: number[]): Uint8Array {
+  let state = 12345;
+  const rand = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return (state / 2147483648 - 0.5) * 0.1;
+  };
+  const nodes = [];
+  const initializer = [];
+  let prev = 'x';
+  let width = n;
+  const layers = [...hidden, 1];
+  for (const [i, out] of layers.entries()) {
+    const w = `W${i}`;
+    const b = `B${i}`;
+    initializer.push(
+      create(TensorProtoSchema, {
+        name: w,
+        dims: [BigInt(width), BigInt(out)],
+        dataType: TensorProto_DataType.FLOAT,
+        floatData: Array.from({ length: width * out }, rand),
+      }),
+      create(TensorProtoSchema, {
+        name: b,
+        dims: [BigInt(out)],
+        dataType: TensorProto_DataType.FLOAT,
+        floatData: Array.from({ length: out }, rand),
+      }),
+    );
+    nodes.push(
+      create(NodeProtoSchema, { opType: 'MatMul', input: [prev, w], output: [`m${i}`] }),
+      create(NodeProtoSchema, { opType: 'Add', input: [`m${i}`, b], output: [`a${i}`] }),
+    );
+    const last = i === layers.length - 1;
+    nodes.push(
+      create(NodeProtoSchema, {
+        opType: last ? 'Sigmoid' : 'Relu',
+        input: [`a${i}`],
+        output: [last ? 'y' : `h${i}`],
+      }),
+    );
+    prev = `h${i}`;
+    width = out;
+  }
+  const graph = create(GraphProtoSchema, {
+    name: 'mlp',
+    node: nodes,
+    initializer,
+    input: [valueInfo('x', ['batch', n])],
+    output: [valueInfo('y', ['batch', 1])],
+  });
+  return toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion: 8n,
+      producerName: 'mlsd-serving-bench',
+      opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
+      graph,
+    }),
+  );
+}
+
 /** Loads the tiny model in ONNX Runtime, shaped as an `InferenceModel`. */
 export async function loadTinyModel(
   options: { name?: string; version?: string; weights?: TinyModelWeights } = {},
 ): Promise<InferenceModel> {
   const weights = options.weights ?? DEFAULT_WEIGHTS;
-  const session = await ort.InferenceSession.create(buildTinyModelBytes(weights), {
+  return loadOnnxBytes(buildTinyModelBytes(weights), weights.w.length, options);
+}
+
+/** Loads ONNX bytes with input `x: [batch, n]` and output `y` in ONNX Runtime (one thread). */
+export async function loadOnnxBytes(
+  bytes: Uint8Array,
+  n: number,
+  options: { name?: string; version?: string } = {},
+): Promise<InferenceModel> {
+  const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
   });
-  const n = weights.w.length;
   return {
     name: options.name ?? 'tiny',
     version: options.version ?? '1',

@@ -1,0 +1,150 @@
+/**
+ * Serving benchmark: autocannon on loopback against POST /predict, unbatched and batched, at
+ * concurrency 1, 16 and 64, for the tiny model (MatMul+Add+Sigmoid, 4 inputs) and a small MLP
+ * (256 inputs, two hidden layers of 1024, sigmoid output); plus a direct `model.run` loop on one row
+ * for the service's overhead ratio. The service runs in a child process so the load generator does
+ * not share its event loop.
+ *
+ * Run: flock /tmp/mlsd-cpu.lock npm run bench -w @mlsd/serving   (DURATION=seconds, default 5)
+ */
+import { fork } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { pino } from 'pino';
+import { listen } from '../src/listen.js';
+import type { InferenceModel } from '../src/model.js';
+import { createSampleService, scoreRows } from '../src/testing/sample-service.js';
+import { buildMlpModelBytes, loadOnnxBytes, loadTinyModel } from '../src/testing/tiny-model.js';
+
+type ModelKind = 'tiny' | 'mlp';
+const MLP_INPUTS = 256;
+const BATCHING = { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 };
+
+async function loadModel(kind: ModelKind): Promise<InferenceModel> {
+  return kind === 'tiny'
+    ? loadTinyModel()
+    : loadOnnxBytes(buildMlpModelBytes(MLP_INPUTS, [1024, 1024]), MLP_INPUTS, { name: 'mlp' });
+}
+
+function row(kind: ModelKind): number[] {
+  const n = kind === 'tiny' ? 4 : MLP_INPUTS;
+  return Array.from({ length: n }, (_, i) => ((i * 37) % 11) / 10 - 0.5);
+}
+
+// Child: serve one configuration and report the port.
+async function serve(kind: ModelKind, batched: boolean) {
+  const model = await loadModel(kind);
+  const service = createSampleService({
+    model,
+    logger: pino({ level: 'silent' }),
+    batching: batched ? BATCHING : undefined,
+  });
+  const listening = await listen(service, 0);
+  process.send?.({ port: listening.port });
+  process.on('message', async (msg) => {
+    if (msg === 'stop') {
+      await listening.close();
+      process.exit(0);
+    }
+  });
+}
+
+async function withServer<T>(kind: ModelKind, batched: boolean, fn: (url: string) => Promise<T>): Promise<T> {
+  const child = fork(fileURLToPath(import.meta.url), ['serve', kind, batched ? 'batched' : 'unbatched'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  try {
+    return await fn(`http://127.0.0.1:${port}/predict`);
+  } finally {
+    child.send('stop');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, connections: number, seconds: number, body: string): Promise<LoadResult> {
+  const opts = {
+    url,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+  };
+  await autocannon({ ...opts, duration: 1 }); // warm-up (JIT, ORT arenas, TCP)
+  const r = await autocannon({ ...opts, duration: seconds });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
+}
+
+async function directLoop(kind: ModelKind, seconds: number): Promise<number> {
+  const model = await loadModel(kind);
+  const x = row(kind);
+  for (let i = 0; i < 200; i++) await scoreRows(model, [x]);
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    await scoreRows(model, [x]);
+    n++;
+  }
+  await model.close?.();
+  return n / seconds;
+}
+
+async function main() {
+  const seconds = Number(process.env.DURATION ?? 5);
+  console.log(
+    `# serving benchmark: ${cpus().length} x ${cpus()[0]?.model}, Node ${process.version}, ${seconds} s per run`,
+  );
+  console.log(`# batching: ${JSON.stringify(BATCHING)}`);
+  for (const kind of ['tiny', 'mlp'] as const) {
+    const direct = await directLoop(kind, seconds);
+    console.log(`\n## ${kind}: direct model.run loop, one row per call: ${direct.toFixed(0)} calls/s`);
+    console.log('| mode | concurrency | req/s | p50 ms | p99 ms | service/direct | errors |');
+    console.log('|---|---|---|---|---|---|---|');
+    const body = JSON.stringify({ features: row(kind) });
+    const results: Record<string, LoadResult> = {};
+    for (const batched of [false, true]) {
+      await withServer(kind, batched, async (url) => {
+        for (const c of [1, 16, 64]) {
+          const r = await load(url, c, seconds, body);
+          const mode = batched ? 'batched' : 'unbatched';
+          results[`${mode}-${c}`] = r;
+          console.log(
+            `| ${mode} | ${c} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(r.rps / direct).toFixed(3)} | ${r.errors + r.non2xx} |`,
+          );
+        }
+      });
+    }
+    const u = results['unbatched-64'];
+    const b = results['batched-64'];
+    console.log(
+      `\n${kind} at concurrency 64: batched/unbatched throughput ${(b.rps / u.rps).toFixed(2)}x, p99 ratio ${(b.p99 / u.p99).toFixed(2)}x`,
+    );
+  }
+}
+
+if (process.argv[2] === 'serve') {
+  void serve(process.argv[3] as ModelKind, process.argv[4] === 'batched');
+} else {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -45,7 +45,9 @@ function normal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
-const sizes = [1_000_000, 10_000_000];
+// `--quick` checks that the script runs end to end on tiny sizes (its numbers mean nothing).
+const quick = process.argv.includes('--quick');
+const sizes = quick ? [10_000] : [1_000_000, 10_000_000];
 const dir = mkdtempSync(join(tmpdir(), 'mlsd-metrics-bench-'));
 const rows: string[] = [];
 try {
@@ -104,7 +106,7 @@ try {
 // nDCG@10 over 10^5 queries of 20 candidates, graded relevance 0..3, scores with ties (2 decimals).
 {
   const random = seededRandom(7);
-  const nq = 100_000;
+  const nq = quick ? 1000 : 100_000;
   const yTrue: Float64Array[] = [];
   const yScore: Float64Array[] = [];
   for (let q = 0; q < nq; q++) {
@@ -118,7 +120,7 @@ try {
     yScore.push(s);
   }
   const r = time(() => ndcgScore(yTrue, yScore, { k: 10 }), 3);
-  rows.push(`| ndcgScore k=10 | 1e5 queries x 20 | ${r.ms.toFixed(1)} | | | |`);
+  rows.push(`| ndcgScore k=10 | ${nq} queries x 20 | ${r.ms.toFixed(1)} | | | |`);
 }
 
 // COCO mAP: 5,000 images, 4 objects and 20 detections each, 5 classes, sizes spanning the three area ranges.
@@ -126,7 +128,7 @@ try {
   const random = seededRandom(11);
   const gt: GroundTruthBox[] = [];
   const det: DetectedBox[] = [];
-  for (let img = 0; img < 5000; img++) {
+  for (let img = 0; img < (quick ? 50 : 5000); img++) {
     const objects: { box: [number, number, number, number]; label: number }[] = [];
     for (let o = 0; o < 4; o++) {
       const size = 10 + random() * 140;
@@ -158,7 +160,9 @@ try {
     }
   }
   const r = time(() => cocoEvaluate(gt, det, { format: 'xywh' }), 3);
-  rows.push(`| cocoEvaluate (mAP@[.5:.95]) | 5,000 images x 20 dets | ${r.ms.toFixed(1)} | | | |`);
+  rows.push(
+    `| cocoEvaluate (mAP@[.5:.95]) | ${quick ? 50 : 5000} images x 20 dets | ${r.ms.toFixed(1)} | | | |`,
+  );
 }
 
 console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`);

@@ -21,6 +21,7 @@ import {
   type UndefinedHandler,
   undefinedResult,
 } from './check.js';
+import { sortFloat64 } from './sort.js';
 
 /** Options shared by metrics that can be undefined for some inputs. */
 export interface UndefinedOptions {
@@ -52,8 +53,8 @@ function splitSorted(yTrue: NumberArray, yScore: NumberArray): { pos: Float64Arr
     if (yTrue[i] === 1) pos[p++] = yScore[i] + 0;
     else neg[q++] = yScore[i] + 0;
   }
-  pos.sort();
-  neg.sort();
+  sortFloat64(pos);
+  sortFloat64(neg);
   return { pos, neg };
 }
 
@@ -289,21 +290,32 @@ export function averagePrecisionScore(
   if (is2d(yTrue))
     return multilabelArea(averagePrecisionScore, 'averagePrecisionScore', yTrue, yScore, options);
   const [t, s] = checkBinaryScores(yTrue, yScore);
-  const c = curveCounts(t, s);
-  if (c.nPositive === 0) {
+  const { pos, neg } = splitSorted(t, s);
+  const nPos = pos.length;
+  if (nPos === 0) {
     return undefinedResult(
       options.onUndefined,
       'averagePrecisionScore: no positive samples in yTrue, AP is undefined',
     );
   }
+  // Descending merge over distinct thresholds, without materializing the curve.
+  let i = nPos - 1;
+  let j = neg.length - 1;
+  let tp = 0;
+  let fp = 0;
   let ap = 0;
-  let prevTp = 0;
-  for (let i = 0; i < c.thresholds.length; i++) {
-    const tp = c.tps[i];
-    if (tp !== prevTp) {
-      ap += ((tp - prevTp) / c.nPositive) * (tp / (tp + c.fps[i]));
-      prevTp = tp;
+  while (i >= 0) {
+    const thr = Math.max(pos[i], j >= 0 ? neg[j] : Number.NEGATIVE_INFINITY);
+    const before = tp;
+    while (i >= 0 && pos[i] === thr) {
+      tp++;
+      i--;
     }
+    while (j >= 0 && neg[j] === thr) {
+      fp++;
+      j--;
+    }
+    if (tp !== before) ap += ((tp - before) / nPos) * (tp / (tp + fp));
   }
   return ap;
 }

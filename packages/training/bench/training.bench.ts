@@ -136,7 +136,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
           kernels: mode,
           unit: 'images/s',
           throughput: CNN_BATCH / r.perStep,
-          note: `${r.steps} steps of ${(r.perStep * 1000).toFixed(0)} ms`,
+          note: `${r.steps} steps of ${(r.perStep * 1000).toFixed(0)} ms; RSS after ${rssMiB()} MiB`,
         });
         if (backend === 'wasm') {
           const prof = await tf.profile(() => step());
@@ -180,7 +180,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
           kernels: mode,
           unit: 'rows/s',
           throughput: TAB_BATCH / r.perStep,
-          note: `${r.steps} steps of ${(r.perStep * 1000).toFixed(0)} ms`,
+          note: `${r.steps} steps of ${(r.perStep * 1000).toFixed(0)} ms; RSS after ${rssMiB()} MiB`,
         });
       } catch (err) {
         rows.push({

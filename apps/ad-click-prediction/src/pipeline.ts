@@ -234,6 +234,11 @@ export function crossesFor(data: PreparedData, spec?: FeatureSpec): string[][] {
 
 // 3. Training one implementation
 
+/** Batches of up to 2,048 rows, but at least 50 steps an epoch so small files still train. */
+export function batchSizeFor(rows: number): number {
+  return Math.max(32, Math.min(2048, Math.ceil(rows / 50)));
+}
+
 export interface TrainedImplementation {
   impl: Implementation;
   onnx: Uint8Array;
@@ -310,7 +315,7 @@ export async function trainImplementation(
         {
           seed: options.seed,
           epochs: budget,
-          batchSize: 2048,
+          batchSize: batchSizeFor(data.train.length),
           learningRate: impl.learningRate,
           progress: false,
           onEpochEnd: (_e, loss, val) => options.progress?.tick(1, { loss, val_logloss: val ?? Number.NaN }),

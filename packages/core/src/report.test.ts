@@ -97,6 +97,12 @@ describe('formatting', () => {
     expect(second).toMatch(/^dcn-v2\s+chosen\s+0\.8000 \[0\.7900, 0\.8100\]\s+0\.7800\s+0\.0600\s+0\.1200$/);
   });
 
+  it('prints the notes under the table', () => {
+    const text = formatReport({ ...ads, notes: ['base rate 0.02'] }, 'table');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('note: base rate 0.02');
+    expect(formatReport({ ...ads, notes: ['base rate 0.02'] }, 'markdown')).toContain('\n- base rate 0.02\n');
+  });
+
   it('escapes pipes in Markdown cells', () => {
     expect(renderMarkdown(['a'], [['x|y']])).toBe('| a |\n| --- |\n| x\\|y |');
   });

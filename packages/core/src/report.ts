@@ -127,8 +127,11 @@ export function formatReport(report: EvaluationReport, format: ReportFormat): st
   if (format === 'json') return JSON.stringify(report, null, 2);
   const { header, rows } = reportRows(report);
   const title = `${report.title ?? report.caseStudy}: ${report.dataset.name} (${report.dataset.split}, ${report.dataset.rows} rows)`;
-  if (format === 'markdown') return `### ${title}\n\n${renderMarkdown(header, rows)}\n`;
-  return `${title}\n${renderTable(header, rows)}\n`;
+  const notes = report.notes?.length ? report.notes : [];
+  if (format === 'markdown') {
+    return `### ${title}\n\n${renderMarkdown(header, rows)}\n${notes.map((n) => `\n- ${n}`).join('')}${notes.length ? '\n' : ''}`;
+  }
+  return `${title}\n${renderTable(header, rows)}\n${notes.map((n) => `note: ${n}\n`).join('')}`;
 }
 
 /**

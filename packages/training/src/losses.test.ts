@@ -108,7 +108,11 @@ describe('losses', () => {
     const opt = tf.train.adam(0.05);
     const step = () =>
       value(
-        opt.minimize(() => inBatchSoftmaxLoss(qv, iv, { temperature: 0.2 }), true, [qv, iv]) as tf.Scalar,
+        opt.minimize(
+          () => inBatchSoftmaxLoss(qv as tf.Tensor2D, iv as tf.Tensor2D, { temperature: 0.2 }),
+          true,
+          [qv, iv],
+        ) as tf.Scalar,
       );
     const first = step();
     for (let i = 0; i < 40; i++) step();

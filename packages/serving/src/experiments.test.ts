@@ -200,7 +200,7 @@ describe('serving under an experiment', () => {
       .post('/score')
       .send({ userId: 'bob', features: [0, 0, 0, 0] });
     expect(res.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && shadowOutcome === undefined; i++) await new Promise((r) => setTimeout(r, 10));
     expect(shadowOutcome).toBe('done');
 
     const hanging: InferenceModel = { name: 'slow', version: '0', run: () => new Promise(() => {}) };

@@ -27,6 +27,7 @@ export {
 } from './idempotency.js';
 export { BullMqJobRunner, type BullMqJobRunnerOptions } from './jobs/bullmq-runner.js';
 export { InProcessJobRunner, type InProcessJobRunnerOptions } from './jobs/in-process-runner.js';
+export { EnqueueBody, jobRoutes } from './jobs/job-routes.js';
 export {
   defineJob,
   type EnqueueOptions,

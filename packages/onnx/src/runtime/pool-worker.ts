@@ -18,6 +18,8 @@ function channel(): { send: Send; onMessage: (handler: (m: ToWorker) => void) =>
     };
   }
   if (process.send) {
+    // The parent went away (crash or close): nothing left to serve.
+    process.on('disconnect', () => process.exit(0));
     return {
       send: (m) => process.send?.(m),
       onMessage: (h) => process.on('message', h as (m: unknown) => void),

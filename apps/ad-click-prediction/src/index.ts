@@ -78,6 +78,16 @@ export const caseStudy: CaseStudy = {
     });
   },
 
+  async bench(options, ctx) {
+    const { benchRank } = await import('./bench.js');
+    return benchRank({
+      registryDir: modelsRoot(undefined, ctx.modelsDir, ctx.fixturesDir),
+      concurrency: options.concurrency ?? [1, 16, 64],
+      durationSeconds: options.durationSeconds ?? 10,
+      seed: ctx.seed,
+    });
+  },
+
   async createApp(options, ctx): Promise<ServiceHandle> {
     const { createAdService } = await import('./service.js');
     return createAdService({

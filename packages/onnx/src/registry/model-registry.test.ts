@@ -131,6 +131,21 @@ describe('promotion gate', () => {
     ]);
   });
 
+  it('compares against the production value measured on the same window when one is given', () => {
+    const reg = open();
+    reg.register(input({ nce: 0.9 }));
+    reg.promote('ctr', '1', { metric: 'nce', higherIsBetter: false });
+    // The candidate beats production's old card value (0.9) but not production on the new window (0.8).
+    reg.register(input({ nce: 0.85 }));
+    const gate = reg.promote('ctr', '2', { metric: 'nce', higherIsBetter: false, productionValue: 0.8 });
+    expect(gate.promoted).toBe(false);
+    expect(gate.reason).toMatch(/nce 0\.85 vs production 1 0\.8 /);
+    expect(reg.history('ctr').at(-1)?.productionValue).toBe(0.8);
+    expect(() => reg.promote('ctr', '2', { metric: 'nce', productionValue: Number.NaN })).toThrow(
+      /productionValue/,
+    );
+  });
+
   it('lower-is-better metrics, equal values and missing metrics', () => {
     const reg = open();
     reg.register(input({ logLoss: 0.5 }));

@@ -68,6 +68,12 @@ export interface PromotionGate {
   higherIsBetter?: boolean;
   /** Required improvement over production, in metric units (default 0: any strict improvement). */
   minImprovement?: number;
+  /**
+   * The production model's value of `metric` measured on the same data as the candidate's. A
+   * continual-learning gate should compare both models on the newest window; without this the
+   * value recorded in the production model's card (from its own, older evaluation) is used.
+   */
+  productionValue?: number;
 }
 
 /** Outcome of {@link ModelRegistry.promote}. */
@@ -320,7 +326,10 @@ export class ModelRegistry {
     const candidate = this.require(name, version);
     const previous = this.get(name, 'production');
     const value = candidate.metrics[gate.metric];
-    const prodValue = previous?.metrics[gate.metric];
+    if (gate.productionValue !== undefined && !Number.isFinite(gate.productionValue)) {
+      throw new RangeError(`gate.productionValue: expected a finite number, got ${gate.productionValue}`);
+    }
+    const prodValue = previous ? (gate.productionValue ?? previous.metrics[gate.metric]) : undefined;
     let promoted = false;
     let reason: string;
     let improvement: number | undefined;

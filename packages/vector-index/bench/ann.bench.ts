@@ -284,22 +284,19 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
       };
       hnsw.configure({ exactFilterCount: n, exactFilterShare: 1 });
       add('exact over the allowed ids', (q) => hnsw.search(q, K, { filter: allowed }));
-      hnsw.configure({ exactFilterCount: 1, exactFilterShare: 0 });
+      hnsw.configure({ exactFilterCount: 1, exactFilterShare: 0, graphFilter: 'callback' });
       for (const filteredEf of [64, 128, 256]) {
         hnsw.configure({ filteredEf });
         add(`hnswlib filter callback, ef=${filteredEf}`, (q) => hnsw.search(q, K, { filter: allowed }));
       }
-      const over = Math.min(n, Math.ceil((2 * K) / share));
-      if (over <= 4000) {
-        hnsw.configure({ ef: Math.max(64, over) });
-        add(`over-fetch k'=${over} then filter`, (q) =>
-          hnsw
-            .search(q, over)
-            .filter((h) => allowed.has(h.id))
-            .slice(0, K),
-        );
-        hnsw.configure({ ef: 64 });
-      }
+      hnsw.configure({ graphFilter: 'overfetch', overfetch: 2 });
+      add(`over-fetch 2 x k / share (k'=${Math.min(n, Math.ceil((2 * K) / share))}), then filter`, (q) =>
+        hnsw.search(q, K, { filter: allowed }),
+      );
+      hnsw.configure({ exactFilterCount: 2000, exactFilterShare: 0.05, filteredEf: 128 });
+      add('HnswIndex defaults (exact up to 5 %, else over-fetch)', (q) =>
+        hnsw.search(q, K, { filter: allowed }),
+      );
     }
   }
   rmSync(dir, { recursive: true, force: true });

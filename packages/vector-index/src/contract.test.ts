@@ -22,11 +22,23 @@ const backends: [string, Factory][] = [
   ['exact', (metric, dimension = ref.dimension) => new ExactIndex({ dimension, metric, capacity: 8 })],
   // A tiny initial capacity makes every suite exercise the automatic resize.
   ['hnsw', (metric, dimension = ref.dimension) => new HnswIndex({ dimension, metric, capacity: 8 })],
-  // Thresholds at zero send every filtered search through hnswlib's filter callback, not the exact fallback.
+  // Thresholds at zero send every filtered search into the graph: over-fetch, then hnswlib's callback.
   [
-    'hnsw (filters in the graph)',
+    'hnsw (filters by over-fetching)',
     (metric, dimension = ref.dimension) =>
       new HnswIndex({ dimension, metric, capacity: 8, exactFilterCount: 1, exactFilterShare: 0 }),
+  ],
+  [
+    'hnsw (filters by hnswlib callback)',
+    (metric, dimension = ref.dimension) =>
+      new HnswIndex({
+        dimension,
+        metric,
+        capacity: 8,
+        exactFilterCount: 1,
+        exactFilterShare: 0,
+        graphFilter: 'callback',
+      }),
   ],
 ];
 

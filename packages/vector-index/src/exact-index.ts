@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { InvalidRowsError } from './errors.js';
-import { resolveFilter } from './filter.js';
+import { normaliseFilter, rowsOf } from './filter.js';
 import { checkIdList, checkMetric, checkPositiveInt, parseBatch, parseQueries, parseQuery } from './input.js';
 import { readFloat32, readMeta, type SavedMeta, writeFloat32, writeIndexDir } from './persist.js';
 import { scanAll, scanAllBatch, scanRows } from './scan.js';
@@ -123,36 +123,39 @@ export class ExactIndex implements VectorIndex {
     return this.searchNormalised(q, k, options);
   }
 
-  /** Search with a query already checked and normalised (the HNSW fallback and batches use it). */
   private searchNormalised(q: Float32Array, k: number, options: SearchOptions): SearchHit[] {
     const n = this.rowIds.length;
-    const heap = new TopK(Math.max(1, Math.min(k, n)));
     if (n === 0) return [];
-    const filter = resolveFilter(options.filter, (id) => this.rowOf.get(id));
-    if (filter.kind === 'none') scanAll(this.data, n, this.dimension, this.metric, q, 0, heap);
-    else if (filter.kind === 'allow')
-      scanRows(this.data, filter.rows, this.dimension, this.metric, q, 0, heap);
-    else
-      scanAll(this.data, n, this.dimension, this.metric, q, 0, heap, (row) => !filter.keep(this.rowIds[row]));
+    const heap = new TopK(Math.min(k, n));
+    const filter = normaliseFilter(options.filter);
+    const d = this.dimension;
+    if (filter.kind === 'none') scanAll(this.data, n, d, this.metric, q, 0, heap);
+    else if (filter.kind === 'set') scanRows(this.data, this.rowsOf(filter.ids), d, this.metric, q, 0, heap);
+    else scanAll(this.data, n, d, this.metric, q, 0, heap, (row) => !filter.keep(this.rowIds[row]));
     return this.hits(heap);
   }
 
   searchBatch(queries: VectorsInput, k: number, options: SearchOptions = {}): SearchHit[][] {
     const qs = parseQueries('queries', queries, this.dimension, this.metric);
     checkPositiveInt('k', k);
-    const nq = qs.length / this.dimension;
+    const d = this.dimension;
+    const nq = qs.length / d;
     const n = this.rowIds.length;
     if (n === 0) return Array.from({ length: nq }, () => []);
-    const filter = resolveFilter(options.filter, (id) => this.rowOf.get(id));
+    const filter = normaliseFilter(options.filter);
     const heaps = Array.from({ length: nq }, () => new TopK(Math.min(k, n)));
-    if (filter.kind === 'allow') {
-      for (let i = 0; i < nq; i++)
-        scanRows(this.data, filter.rows, this.dimension, this.metric, qs, i * this.dimension, heaps[i]);
+    if (filter.kind === 'set') {
+      const rows = this.rowsOf(filter.ids);
+      for (let i = 0; i < nq; i++) scanRows(this.data, rows, d, this.metric, qs, i * d, heaps[i]);
     } else {
       const skip = filter.kind === 'predicate' ? (row: number) => !filter.keep(this.rowIds[row]) : undefined;
-      scanAllBatch(this.data, n, this.dimension, this.metric, qs, heaps, skip);
+      scanAllBatch(this.data, n, d, this.metric, qs, heaps, skip);
     }
     return heaps.map((h) => this.hits(h));
+  }
+
+  private rowsOf(ids: ReadonlySet<VectorId>): Int32Array {
+    return rowsOf(ids, (id) => this.rowOf.get(id));
   }
 
   private hits(heap: TopK): SearchHit[] {

@@ -1,34 +1,31 @@
-/** Turns the public `filter` option into what the scans use: no filter, allowed rows, or a predicate. */
+/**
+ * Turns the public `filter` option into one of two shapes the backends use: a set of allowed ids,
+ * or a predicate. An allow-list is resolved to rows or labels only when a scan needs them.
+ */
 import { describe } from './input.js';
 import type { SearchFilter, VectorId } from './types.js';
 
-export type ResolvedFilter =
+export type NormalisedFilter =
   | { kind: 'none' }
-  /** Rows (exact) or labels (hnsw) of the allowed ids that are stored, without repeats. */
-  | { kind: 'allow'; rows: Int32Array }
+  | { kind: 'set'; ids: ReadonlySet<VectorId> }
   | { kind: 'predicate'; keep: (id: VectorId) => boolean };
 
-export function resolveFilter(
-  filter: SearchFilter | undefined,
-  rowOf: (id: VectorId) => number | undefined,
-): ResolvedFilter {
+export function normaliseFilter(filter: SearchFilter | undefined): NormalisedFilter {
   if (filter === undefined) return { kind: 'none' };
   if (typeof filter === 'function') return { kind: 'predicate', keep: filter };
-  const list: Iterable<VectorId> | undefined =
-    filter instanceof Set
-      ? filter
-      : Array.isArray(filter)
-        ? new Set(filter as readonly VectorId[])
-        : undefined;
-  if (list === undefined) {
-    throw new TypeError(
-      `options.filter: expected a Set or array of ids, or a predicate (id) => boolean, got ${describe(filter)}`,
-    );
-  }
+  if (filter instanceof Set) return { kind: 'set', ids: filter };
+  if (Array.isArray(filter)) return { kind: 'set', ids: new Set(filter as readonly VectorId[]) };
+  throw new TypeError(
+    `options.filter: expected a Set or array of ids, or a predicate (id) => boolean, got ${describe(filter)}`,
+  );
+}
+
+/** Rows (exact) or labels (hnsw) of the allowed ids that are stored. */
+export function rowsOf(ids: ReadonlySet<VectorId>, rowOf: (id: VectorId) => number | undefined): Int32Array {
   const rows: number[] = [];
-  for (const id of list) {
+  for (const id of ids) {
     const r = rowOf(id);
     if (r !== undefined) rows.push(r);
   }
-  return { kind: 'allow', rows: Int32Array.from(rows) };
+  return Int32Array.from(rows);
 }

@@ -66,6 +66,27 @@ describe('HnswIndex', () => {
     });
   });
 
+  it("completes an over-fetch that found too few allowed items with hnswlib's filter callback", () => {
+    const exact = new ExactIndex({ dimension: D, metric: 'l2' });
+    exact.add(ids, data);
+    const hnsw = new HnswIndex({ dimension: D, metric: 'l2', exactFilterCount: 100 });
+    hnsw.add(ids, data);
+    const query = queries.subarray(0, D);
+    // Allow only the 10 % of items farthest from the query: the 200 nearest that over-fetching
+    // looks at hold none of them.
+    const farthest = new Set(
+      exact
+        .search(query, N)
+        .slice(-N / 10)
+        .map((h) => h.id),
+    );
+    const got = hnsw.search(query, 10, { filter: farthest });
+    const want = exact.search(query, 10, { filter: farthest });
+    expect(got).toHaveLength(10);
+    expect(got.every((h) => farthest.has(h.id))).toBe(true);
+    expect(recallAt(10, [got], [want])).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('grows past its initial capacity and every stored vector finds itself', () => {
     const hnsw = new HnswIndex({ dimension: D, metric: 'l2', capacity: 2 });
     for (let i = 0; i < 300; i++) hnsw.add([i], data.subarray(i * D, (i + 1) * D));

@@ -22,7 +22,7 @@ export interface SavedMeta {
   dimension: number;
   /** Id stored in each row (exact) or label (hnsw); null for a free label. */
   ids: (VectorId | null)[];
-  params?: Record<string, number>;
+  params?: Record<string, number | string>;
 }
 
 /** Writes meta.json and the files written by `writeFiles` into `path`, replacing it as a whole. */

@@ -6,14 +6,15 @@
  * Sections: 1. data, 2. implementations, 3. training one implementation, 4. training all of them,
  * 5. where models are read from.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DataSource, type ProgressReporter, type RunSize, timeSplit } from '@mlsd/core';
 import { type FeatureSpec, loadFeatureSpec } from '@mlsd/features';
 import { logLoss, normalizedCrossEntropy, rocAucScore } from '@mlsd/metrics';
 import { buildReferenceProfile } from '@mlsd/monitoring';
 import { exportToOnnx, ModelRegistry, type RegistryEntry } from '@mlsd/onnx';
-import { initBackend } from '@mlsd/training';
+import { initBackend, registerCustomLayers } from '@mlsd/training';
+import * as tf from '@tensorflow/tfjs';
 import {
   type AdWorld,
   type CtrTable,
@@ -24,6 +25,7 @@ import {
   readCriteo,
   SMALL_WORLD,
 } from './data.js';
+import { predictOnnx } from './evaluate.js';
 import {
   buildWorldTable,
   type CtrInputs,
@@ -248,6 +250,8 @@ export interface TrainedImplementation {
   trainingMs: number;
   epochs: number;
   referenceProfile: unknown;
+  /** The tfjs model (topology and weights), kept so a later retraining can fine-tune it. */
+  tfjs: tf.io.ModelArtifacts;
 }
 
 export interface TrainRunOptions {
@@ -334,7 +338,17 @@ export async function trainImplementation(
       metadata: { app: APP_ID, implementation: impl.id, data: data.name, base_rate: String(rate) },
     });
     const referenceProfile = profileOf(data.table, data.validation, p);
-    return { impl, onnx, spec, metrics, trainingMs: performance.now() - started, epochs, referenceProfile };
+    const tfjs = await saveArtifacts(model);
+    return {
+      impl,
+      onnx,
+      spec,
+      metrics,
+      trainingMs: performance.now() - started,
+      epochs,
+      referenceProfile,
+      tfjs,
+    };
   } finally {
     model.dispose();
   }
@@ -402,6 +416,7 @@ export async function trainAll(data: PreparedData, options: TrainAllOptions): Pr
           world: data.world ? { seed: data.world.options.seed, size: options.size } : undefined,
         },
       });
+      writeArtifacts(entry.dir, trained.tfjs);
       const decision = registry.promote(name, version, { metric: 'validation_nce', higherIsBetter: false });
       entries.push({ trained, entry, promoted: decision.promoted, reason: decision.reason });
     }
@@ -447,4 +462,203 @@ export function loadSpec(registry: ModelRegistry, name: string): FeatureSpec {
 /** The encoded rows a model needs, from its own spec. */
 export function encodeFor(spec: FeatureSpec, data: PreparedData, indices: Int32Array): CtrInputs {
   return encodeTable(spec, data.table, indices);
+}
+
+/**
+ * The data of one continual-learning round on the generated world: the new rows are the days
+ * [fromDay, windowDay) and the newest window is day `windowDay` (days counted from 0).
+ */
+export function continualSplit(data: PreparedData, fromDay: number, windowDay: number): PreparedData {
+  const ts = data.table.timestamp;
+  if (!ts)
+    throw new RangeError('continualSplit: the data has no timestamps (a user file is split by row order)');
+  if (!(fromDay < windowDay))
+    throw new RangeError(`fromDay (${fromDay}) must be before windowDay (${windowDay})`);
+  const s = timeSplit(ts, {
+    validationStart: windowDay * DAY_SECONDS,
+    testStart: (windowDay + 1) * DAY_SECONDS,
+  });
+  const train = s.train.filter((i) => ts[i] >= fromDay * DAY_SECONDS);
+  return {
+    ...data,
+    train,
+    validation: s.validation,
+    test: s.test,
+    splitDescription: `continual: new rows from days ${fromDay + 1}-${windowDay}, newest window day ${windowDay + 1}`,
+  };
+}
+
+// 6. tfjs weights beside the ONNX file, for fine-tuning
+
+/** The tfjs model as in-memory artifacts (tfjs cannot save to file:// without tfjs-node). */
+export async function saveArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!saved) throw new Error('tfjs did not hand over the model artifacts');
+  return saved;
+}
+
+/** Writes `tfjs/model.json` and `tfjs/weights.bin` into a registered version's folder. */
+export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): void {
+  const folder = join(dir, 'tfjs');
+  mkdirSync(folder, { recursive: true });
+  const weights = artifacts.weightData;
+  const bytes =
+    weights instanceof ArrayBuffer
+      ? new Uint8Array(weights)
+      : new Uint8Array(tf.io.concatenateArrayBuffers(weights as ArrayBuffer[]));
+  writeFileSync(join(folder, 'weights.bin'), bytes);
+  writeFileSync(
+    join(folder, 'model.json'),
+    JSON.stringify({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs }),
+  );
+}
+
+/** Loads the tfjs model saved beside a registered version. */
+export async function readArtifacts(dir: string): Promise<tf.LayersModel> {
+  const folder = join(dir, 'tfjs');
+  if (!existsSync(join(folder, 'model.json'))) {
+    throw new Error(
+      `${dir}: no tfjs weights to fine-tune from (tfjs/model.json); train the model again with mlsd train`,
+    );
+  }
+  registerCustomLayers();
+  const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+  const buf = readFileSync(join(folder, 'weights.bin'));
+  const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightSpecs, weightData }),
+  );
+}
+
+// 7. Continual learning: fine-tune from production, gate on the newest window
+
+export interface RetrainOptions {
+  registryDir: string;
+  implementation?: string;
+  seed: number;
+  epochs?: number;
+  learningRate?: number;
+  /** NCE the candidate must gain over production on the newest window. Default 0.002. */
+  minImprovement?: number;
+  progress?: ProgressReporter;
+}
+
+export interface RetrainResult {
+  name: string;
+  version: string;
+  promoted: boolean;
+  reason: string;
+  candidateNce: number;
+  productionNce: number;
+  productionVersion: string;
+}
+
+/**
+ * One round of continual learning, as the book describes it: fine-tune the production model on the
+ * new rows (`data.train`, with the production feature spec, so new ids fall in the
+ * out-of-vocabulary bucket until the next full training), evaluate candidate and production on the
+ * newest window (`data.validation`), and promote the candidate only if its NCE beats production's
+ * on that same window by `minImprovement`.
+ */
+export async function retrain(data: PreparedData, options: RetrainOptions): Promise<RetrainResult> {
+  await initBackend({ prefer: 'wasm', log: (m) => options.progress?.log(m) });
+  const impl = implementation(options.implementation ?? 'dcn-v2');
+  const name = `${APP_ID}.${impl.id}`;
+  const registry = ModelRegistry.open(options.registryDir);
+  try {
+    const production = registry.get(name, 'production');
+    if (!production)
+      throw new Error(`no production model ${name} to fine-tune; run mlsd train ${APP_ID} first`);
+    const spec = loadSpec(registry, name);
+    const model = await readArtifacts(production.dir);
+    try {
+      const x = encodeTable(spec, data.table, data.train);
+      const window = encodeTable(spec, data.table, data.validation);
+      const y = labelsOf(data.table, data.train);
+      const yw = labelsOf(data.table, data.validation);
+      const rate = positiveRate(y);
+      options.progress?.start(`fine-tune ${impl.id}`, options.epochs ?? 2);
+      await trainCtrModel(
+        model,
+        x,
+        y,
+        { x: window, labels: yw },
+        {
+          seed: options.seed,
+          epochs: options.epochs ?? 2,
+          batchSize: batchSizeFor(data.train.length),
+          learningRate: options.learningRate ?? impl.learningRate / 4,
+          progress: false,
+          patience: 1,
+          onEpochEnd: (_e, loss) => options.progress?.tick(1, { loss }),
+        },
+      );
+      options.progress?.done();
+      const candidateP = predictCtr(model, window);
+      const onnxProduction = await registry.load(name, 'production');
+      let productionP: Float32Array;
+      try {
+        productionP = await predictOnnx(onnxProduction, window.ids, window.dense, window.rows);
+      } finally {
+        await onnxProduction.close();
+      }
+      const candidateNce = normalizedCrossEntropy(yw, candidateP, { baseRate: rate });
+      const productionNce = normalizedCrossEntropy(yw, productionP, { baseRate: rate });
+      const version = nextVersion(registry, name);
+      const metrics = {
+        window_nce: candidateNce,
+        validation_nce: candidateNce,
+        window_log_loss: logLoss(yw, candidateP),
+      };
+      const entry = registry.register({
+        name,
+        version,
+        model: exportToOnnx(model, {
+          name,
+          version,
+          featureSpecHash: spec.hash,
+          metrics,
+          metadata: { app: APP_ID, implementation: impl.id, fine_tuned_from: production.version },
+        }),
+        featureSpec: spec,
+        referenceProfile: registry.readJson(name, 'production', 'reference-profile'),
+        card: {
+          data: { name: data.name, source: data.source, split: data.splitDescription },
+          metrics,
+          seed: options.seed,
+          sizes: { train: data.train.length, window: data.validation.length },
+          implementation: impl.id,
+          dataSource: data.source,
+          fineTunedFrom: production.version,
+          world: (registry.readJson(name, 'production', 'card') as { world?: unknown } | undefined)?.world,
+        },
+      });
+      writeArtifacts(entry.dir, await saveArtifacts(model));
+      const decision = registry.promote(name, version, {
+        metric: 'window_nce',
+        higherIsBetter: false,
+        minImprovement: options.minImprovement ?? 0.002,
+        productionValue: productionNce,
+      });
+      return {
+        name,
+        version,
+        promoted: decision.promoted,
+        reason: decision.reason,
+        candidateNce,
+        productionNce,
+        productionVersion: production.version,
+      };
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    registry.close();
+  }
 }

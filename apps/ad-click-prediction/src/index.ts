@@ -2,6 +2,7 @@
  * Case study 7, ad click prediction on a social platform: the CaseStudy the `mlsd` command drives.
  * Each method opens what it needs and releases it before returning (no work at import time).
  */
+import { join } from 'node:path';
 import type { CaseStudy, EvaluationReport, ServiceHandle, TrainResult } from '@mlsd/core';
 import { evaluateModels, PRIMARY_METRIC } from './evaluate.js';
 import { APP_ID, IMPLEMENTATIONS, modelsRoot, prepareData, trainAll } from './pipeline.js';
@@ -90,8 +91,10 @@ export const caseStudy: CaseStudy = {
 
   async createApp(options, ctx): Promise<ServiceHandle> {
     const { createAdService } = await import('./service.js');
+    const registryDir = modelsRoot(options.modelsDir, ctx.modelsDir, ctx.fixturesDir);
     return createAdService({
-      registryDir: modelsRoot(options.modelsDir, ctx.modelsDir, ctx.fixturesDir),
+      registryDir,
+      retrainable: registryDir !== join(ctx.fixturesDir, 'models'),
       workDir: ctx.workDir,
       config: options.config ?? {},
     });

@@ -19,7 +19,7 @@ beforeAll(async () => {
   registryDir = mkdtempSync(join(tmpdir(), 'adc-registry-'));
   data = await prepareData(undefined, 'small', 7);
   await trainAll(data, { size: 'small', seed: 7, epochs: 1, registryDir, implementations: ['dcn-v2'] });
-  ad = await createAdService({ registryDir, config: { MLSD_API_KEY: KEY } });
+  ad = await createAdService({ registryDir, config: { MLSD_API_KEY: KEY }, retrainable: true });
   await ad.ready?.();
 }, 120_000);
 
@@ -211,4 +211,34 @@ describe('POST /predict and GET /monitoring', () => {
     expect(res.body.drift).not.toBeNull();
     expect(res.body.decay.metric).toBe('normalized_cross_entropy');
   });
+});
+
+describe('POST /jobs/retrain', () => {
+  it('fine-tunes in a job, gates on the newest window, and serves the winner without a restart', async () => {
+    const bad = await request(ad.handler)
+      .post('/jobs/retrain')
+      .set('x-api-key', KEY)
+      .send({ from_day: 12, window_day: 12 });
+    expect(bad.status).toBe(400);
+    const res = await request(ad.handler)
+      .post('/jobs/retrain')
+      .set('x-api-key', KEY)
+      .send({ from_day: 10, window_day: 12 });
+    expect(res.status).toBe(202);
+    let job: { state: string; result: { promoted: boolean; version: string; reason: string } | null } = {
+      state: 'waiting',
+      result: null,
+    };
+    for (let i = 0; i < 600 && job.state !== 'completed' && job.state !== 'failed'; i++) {
+      // Ranking keeps being answered while the job runs.
+      const rank = await request(ad.handler).post('/ads/rank').send({ user_id: '4', k: 3 });
+      expect(rank.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await request(ad.handler).get(`/jobs/retrain/${res.body.job.id}`)).body.job;
+    }
+    expect(job.state).toBe('completed');
+    const after = await request(ad.handler).post('/ads/rank').send({ user_id: '4', k: 3 });
+    expect(after.body.model.version).toBe(job.result!.promoted ? job.result!.version : '1');
+    expect(job.result!.reason).toMatch(/promoted: window_nce/);
+  }, 120_000);
 });

@@ -38,7 +38,16 @@ import {
   type ReferenceProfile,
 } from '@mlsd/monitoring';
 import { ModelRegistry, type OnnxModel } from '@mlsd/onnx';
-import { createPredictionLog, createService, HttpError, type PredictionLog } from '@mlsd/serving';
+import {
+  BullMqJobRunner,
+  createPredictionLog,
+  createService,
+  defineJob,
+  HttpError,
+  InProcessJobRunner,
+  type JobRunner,
+  type PredictionLog,
+} from '@mlsd/serving';
 import { z } from 'zod';
 import { type AdWorld, DAY_SECONDS, DEFAULT_WORLD, generateAdWorld, SMALL_WORLD } from './data.js';
 import {
@@ -53,7 +62,7 @@ import {
   WORLD_EPOCH_MS,
   worldMs,
 } from './features.js';
-import { APP_ID, loadSpec } from './pipeline.js';
+import { APP_ID, continualSplit, loadSpec, prepareData, type RetrainResult, retrain } from './pipeline.js';
 
 export interface AdServiceOptions {
   /** Registry holding the production models. */
@@ -65,6 +74,11 @@ export interface AdServiceOptions {
   config: Record<string, string | undefined>;
   /** Clock in epoch ms of the world; default: the end of the log plus real time elapsed. */
   now?: () => number;
+  /**
+   * Whether the retraining job may write new versions into `registryDir`. False for the committed
+   * default models, which must stay as they are: train your own to enable retraining.
+   */
+  retrainable?: boolean;
 }
 
 const MAX_CANDIDATES = 500;
@@ -97,6 +111,21 @@ const PredictBody = z
       .max(1000),
   })
   .strict();
+
+const RetrainBody = z
+  .object({
+    from_day: z.number().int().min(0).optional(),
+    window_day: z.number().int().min(1).optional(),
+    min_improvement: z.number().min(0).max(1).optional(),
+  })
+  .strict()
+  .default({});
+
+interface RetrainJobData {
+  fromDay: number;
+  windowDay: number;
+  minImprovement?: number;
+}
 
 const EventBody = z
   .object({
@@ -195,25 +224,31 @@ export interface AdService extends ServiceHandle {
 export async function createAdService(options: AdServiceOptions): Promise<AdService> {
   const implementation = options.implementation ?? 'dcn-v2';
   const name = `${APP_ID}.${implementation}`;
-  const registry = ModelRegistry.open(options.registryDir);
-  let served: Served;
-  let card: Record<string, unknown> | undefined;
-  try {
-    const entry = registry.get(name, 'production');
-    if (!entry)
-      throw new Error(`no production model ${name} in ${options.registryDir}; run mlsd train ${APP_ID}`);
-    card = registry.readJson(name, 'production', 'card') as Record<string, unknown> | undefined;
-    served = {
-      model: await registry.load(name, 'production', { warmup: true }),
-      name,
-      version: entry.version,
-      spec: loadSpec(registry, name),
-      profile: registry.readJson(name, 'production', 'reference-profile') as ReferenceProfile | undefined,
-      validationNce: entry.metrics.validation_nce ?? Number.NaN,
-    };
-  } finally {
-    registry.close();
-  }
+  const loadProduction = async (): Promise<{ served: Served; card: Record<string, unknown> | undefined }> => {
+    const registry = ModelRegistry.open(options.registryDir);
+    try {
+      const entry = registry.get(name, 'production');
+      if (!entry)
+        throw new Error(`no production model ${name} in ${options.registryDir}; run mlsd train ${APP_ID}`);
+      return {
+        card: registry.readJson(name, 'production', 'card') as Record<string, unknown> | undefined,
+        served: {
+          model: await registry.load(name, 'production', { warmup: true }),
+          name,
+          version: entry.version,
+          spec: loadSpec(registry, name),
+          profile: registry.readJson(name, 'production', 'reference-profile') as ReferenceProfile | undefined,
+          validationNce: entry.metrics.validation_nce ?? Number.NaN,
+        },
+      };
+    } finally {
+      registry.close();
+    }
+  };
+  const first = await loadProduction();
+  // Replaced as a whole when a retrained model is promoted: a request keeps the one it started with.
+  let served: Served = first.served;
+  const card = first.card;
 
   const redisUrl = options.config.REDIS_URL;
   // World time lies in the past: Redis must not expire keys by wall-clock time (reads enforce TTLs).
@@ -271,10 +306,10 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
     }
   };
 
-  const score = async (rows: Row[]): Promise<Float32Array> => {
-    const x = encodeRows(served.spec, rows);
+  const score = async (rows: Row[], current: Served = served): Promise<Float32Array> => {
+    const x = encodeRows(current.spec, rows);
     const t0 = performance.now();
-    const out = await served.model.run({
+    const out = await current.model.run({
       ids: { data: x.ids, dims: [x.rows, x.fields] },
       dense: {
         data: x.denseWidth ? x.dense : new Float32Array(x.rows),
@@ -285,10 +320,39 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
     return out.p_click.data as Float32Array;
   };
 
+  const retrainJob = defineJob<RetrainJobData, RetrainResult>(
+    'ad-click-retrain',
+    async (data) => {
+      if (!world) throw new Error('retraining needs the generated world the model was trained on');
+      const size = (card?.world as { size?: RunSize } | undefined)?.size ?? 'default';
+      const prepared = await prepareData(undefined, size, world.options.seed);
+      const result = await retrain(continualSplit(prepared, data.fromDay, data.windowDay), {
+        registryDir: options.registryDir,
+        implementation,
+        seed: world.options.seed,
+        minImprovement: data.minImprovement,
+      });
+      if (result.promoted) {
+        const previous = served;
+        served = (await loadProduction()).served;
+        // Requests that started on the previous model finish on it; close it a little later.
+        setTimeout(() => void previous.model.close(), 5_000).unref();
+      }
+      return result;
+    },
+    { attempts: 1, concurrency: 1 },
+  );
+  const runner: JobRunner = redisUrl
+    ? new BullMqJobRunner({ redisUrl, jobs: [retrainJob], prefix: `mlsd-${APP_ID}` })
+    : new InProcessJobRunner({ jobs: [retrainJob] });
+  await runner.start();
+
   const service = createService({
     name: APP_ID,
     version: served.version,
-    models: { [implementation]: { model: served.model, stage: 'production', specHash: served.spec.hash } },
+    models: {
+      [implementation]: { model: first.served.model, stage: 'production', specHash: first.served.spec.hash },
+    },
     auth: { apiKeys: options.config.MLSD_API_KEY ? [options.config.MLSD_API_KEY] : [] },
     readiness: {
       catalogue: () =>
@@ -298,7 +362,13 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
             ? true
             : 'loading the catalogue and replaying the counters',
     },
-    closeables: [{ close: () => store.close() }, { close: () => log.close() }],
+    closeables: [
+      { close: () => runner.close() },
+      { close: () => store.close() },
+      { close: () => log.close() },
+      // The first model is closed by the service; a model swapped in later is ours to close.
+      { close: () => (served === first.served ? undefined : served.model.close()) },
+    ],
     monitoringReport: async () => {
       expireWaiting(now());
       return buildMonitoringReport({
@@ -327,6 +397,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           throw new HttpError(503, 'loading', 'the catalogue is still loading; retry shortly');
         }
         const body = req.body as z.infer<typeof RankBody>;
+        const current = served;
         const t = body.context.timestamp ?? now();
         if (t > now() + FUTURE_TOLERANCE_MS)
           throw new HttpError(
@@ -394,7 +465,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           for (const c of COUNTER_FEATURES) row[c.column] = v[c.ref.replace(':', '__')] ?? 0;
           return row;
         });
-        const p = await score(rows);
+        const p = await score(rows, current);
         for (const row of rows) traffic?.addRow(row);
         const order = candidates.map((_, i) => i);
         const value = (i: number) => (body.bids?.[String(candidates[i])] ?? 1) * p[i];
@@ -411,8 +482,8 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
         }
         const ads = chosen.map((i) => {
           const impressionId = log.logPrediction({
-            model: served.name,
-            version: served.version,
+            model: current.name,
+            version: current.version,
             unitId: body.user_id,
             score: p[i],
             features: {
@@ -449,6 +520,52 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           throw err;
         }
         res.json({ model: { name: served.name, version: served.version }, p_click: Array.from(p) });
+      });
+
+      router.post('/jobs/retrain', ctx.requireApiKey, ctx.validate(RetrainBody), async (req, res) => {
+        if (!options.retrainable) {
+          throw new HttpError(
+            409,
+            'not_retrainable',
+            'these are the committed default models; train your own (mlsd train ad-click-prediction) to retrain them',
+          );
+        }
+        if (!world)
+          throw new HttpError(
+            501,
+            'no_world',
+            'retraining needs the generated world the model was trained on',
+          );
+        const body = req.body as z.infer<typeof RetrainBody>;
+        const windowDay = body.window_day ?? world.options.days - 1;
+        const fromDay = body.from_day ?? Math.max(0, windowDay - 2);
+        if (windowDay >= world.options.days)
+          throw new HttpError(
+            400,
+            'invalid_request',
+            `window_day: the log has days 0-${world.options.days - 1}`,
+          );
+        if (fromDay >= windowDay)
+          throw new HttpError(400, 'invalid_request', 'from_day: must be before window_day');
+        const job = await runner.enqueue<RetrainJobData>('ad-click-retrain', {
+          fromDay,
+          windowDay,
+          minImprovement: body.min_improvement,
+        });
+        res.status(202).json({ job: { id: job.id, state: job.state } });
+      });
+
+      router.get('/jobs/retrain/:id', async (req, res) => {
+        const job = await runner.get('ad-click-retrain', String(req.params.id));
+        if (!job) throw new HttpError(404, 'not_found', `no retraining job ${req.params.id}`);
+        res.json({
+          job: {
+            id: job.id,
+            state: job.state,
+            result: job.result ?? null,
+            failedReason: job.failedReason ?? null,
+          },
+        });
       });
 
       router.post('/events', ctx.requireApiKey, ctx.validate(EventBody), async (req, res) => {

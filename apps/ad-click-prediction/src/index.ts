@@ -89,6 +89,17 @@ export const caseStudy: CaseStudy = {
     });
   },
 
+  async simulate(options, ctx) {
+    const { simulateTraffic } = await import('./simulate.js');
+    return simulateTraffic({
+      registryDir: modelsRoot(undefined, ctx.modelsDir, ctx.fixturesDir),
+      requests: options.requests ?? 2000,
+      drift: options.drift ?? false,
+      seed: ctx.seed,
+      target: options.target,
+    }) as unknown as Promise<Record<string, unknown>>;
+  },
+
   async createApp(options, ctx): Promise<ServiceHandle> {
     const { createAdService } = await import('./service.js');
     const registryDir = modelsRoot(options.modelsDir, ctx.modelsDir, ctx.fixturesDir);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ModelRegistry } from '@mlsd/onnx';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { continualSplit, type PreparedData, prepareData, retrain, trainAll } from './pipeline.js';
+import { simulateTraffic } from './simulate.js';
 
 let data: PreparedData;
 let registryDir: string;
@@ -57,4 +58,16 @@ describe('continual learning', () => {
   it('refuses a window that does not come after the new rows', () => {
     expect(() => continualSplit(data, 12, 12)).toThrow(/fromDay \(12\) must be before windowDay \(12\)/);
   });
+});
+
+describe('mlsd simulate', () => {
+  it('shows data drift on country and decay when traffic shifts, and no country drift when it does not', async () => {
+    const steady = await simulateTraffic({ registryDir, requests: 400, drift: false, seed: 1 });
+    expect(steady.rejectedEvents).toBe(0);
+    expect(steady.monitoring.driftedColumns).not.toContain('country');
+    const shifted = await simulateTraffic({ registryDir, requests: 2000, drift: true, seed: 1 });
+    expect(shifted.monitoring.driftedColumns).toContain('country');
+    expect(shifted.monitoring.status).toBe('alert');
+    expect(shifted.monitoring.decay).toMatchObject({ status: 'alert', alert: true });
+  }, 120_000);
 });

@@ -19,7 +19,12 @@ beforeAll(async () => {
   registryDir = mkdtempSync(join(tmpdir(), 'adc-registry-'));
   data = await prepareData(undefined, 'small', 7);
   await trainAll(data, { size: 'small', seed: 7, epochs: 1, registryDir, implementations: ['dcn-v2'] });
-  ad = await createAdService({ registryDir, config: { MLSD_API_KEY: KEY }, retrainable: true });
+  ad = await createAdService({
+    registryDir,
+    config: { MLSD_API_KEY: KEY },
+    retrainable: true,
+    logLevel: 'silent',
+  });
   await ad.ready?.();
 }, 120_000);
 

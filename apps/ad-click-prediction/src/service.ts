@@ -48,6 +48,7 @@ import {
   type JobRunner,
   type PredictionLog,
 } from '@mlsd/serving';
+import { pino } from 'pino';
 import { z } from 'zod';
 import { type AdWorld, DAY_SECONDS, DEFAULT_WORLD, generateAdWorld, SMALL_WORLD } from './data.js';
 import {
@@ -74,6 +75,8 @@ export interface AdServiceOptions {
   config: Record<string, string | undefined>;
   /** Clock in epoch ms of the world; default: the end of the log plus real time elapsed. */
   now?: () => number;
+  /** Request log level (pino). Default 'info'; simulations and tests use 'silent'. */
+  logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug';
   /**
    * Whether the retraining job may write new versions into `registryDir`. False for the committed
    * default models, which must stay as they are: train your own to enable retraining.
@@ -349,6 +352,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
 
   const service = createService({
     name: APP_ID,
+    logger: pino({ name: APP_ID, level: options.logLevel ?? 'info' }),
     version: served.version,
     models: {
       [implementation]: { model: first.served.model, stage: 'production', specHash: first.served.spec.hash },

@@ -88,4 +88,25 @@ describe('LatencyRecorder', () => {
     expect(() => LatencyRecorder.fromJSON({} as never)).toThrow(/json: expected the output/);
     expect(rec.count).toBe(0);
   });
+
+  it('the wasm build gives the same quantiles, merges with pure-JS recorders and round-trips JSON', () => {
+    const rng = createRng(9);
+    const js = new LatencyRecorder();
+    const wasm = new LatencyRecorder({ wasm: true });
+    for (let i = 0; i < 5000; i++) {
+      const ms = Math.exp(rng.normal(0, 1));
+      js.record(ms);
+      wasm.record(ms);
+    }
+    expect(wasm.quantiles()).toEqual(js.quantiles());
+    const mixed = new LatencyRecorder().merge(wasm).merge(js);
+    expect(mixed.count).toBe(10000);
+    expect(mixed.quantiles().p99).toBe(js.quantiles().p99);
+    const back = LatencyRecorder.fromJSON(JSON.parse(JSON.stringify(wasm)), { wasm: true });
+    expect(back.quantiles()).toEqual(js.quantiles());
+    back.merge(js);
+    expect(back.count).toBe(10000);
+    wasm.destroy();
+    back.destroy();
+  });
 });

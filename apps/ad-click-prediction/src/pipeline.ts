@@ -15,6 +15,7 @@ import { buildReferenceProfile } from '@mlsd/monitoring';
 import { exportToOnnx, ModelRegistry, type RegistryEntry } from '@mlsd/onnx';
 import { initBackend, registerCustomLayers } from '@mlsd/training';
 import * as tf from '@tensorflow/tfjs';
+import { crossesFor, toBaseRate } from './baseline.js';
 import {
   type AdWorld,
   type CtrTable,
@@ -34,7 +35,6 @@ import {
   fitCtrSpec,
   inputShape,
   pickRows,
-  WORLD_CROSSES,
 } from './features.js';
 import { buildCtrModel, type CtrModelKind, predictCtr, trainCtrModel } from './model.js';
 
@@ -211,29 +211,6 @@ export function implementation(id: string): Implementation {
   return impl;
 }
 
-/** Crosses for the LR-with-crosses baseline: the world's hand-made ones, or for a user's file,
- * pairs of its lowest-cardinality categorical fields (the cheapest crosses to try). */
-export function crossesFor(data: PreparedData, spec?: FeatureSpec): string[][] {
-  if (data.source === 'generated') return WORLD_CROSSES;
-  const names = data.table.categoricalNames;
-  const card = names.map((_, j) => {
-    const seen = new Set<string>();
-    const col = data.table.categorical[j];
-    for (let i = 0; i < Math.min(col.length, 20_000); i++) seen.add(col[i]);
-    return seen.size;
-  });
-  void spec;
-  const smallest = names
-    .map((n, j) => ({ n, c: card[j] }))
-    .filter((x) => x.c > 1)
-    .sort((a, b) => a.c - b.c)
-    .slice(0, 4);
-  const out: string[][] = [];
-  for (let a = 0; a < smallest.length; a++)
-    for (let b = a + 1; b < smallest.length; b++) out.push([smallest[a].n, smallest[b].n]);
-  return out;
-}
-
 // 3. Training one implementation
 
 /** Batches of up to 2,048 rows, but at least 50 steps an epoch so small files still train. */
@@ -298,16 +275,7 @@ export async function trainImplementation(
   let epochs = 0;
   try {
     if (impl.kind === 'base-rate') {
-      // Zero every weight: the output is the bias alone, the log-odds of the training rate.
-      for (const layer of model.layers) {
-        const weights = layer.getWeights();
-        if (weights.length === 0) continue;
-        layer.setWeights(
-          weights.map((w, i) =>
-            layer.name === 'linear_logit' && i === 1 ? w.clone() : w.zerosLike ? w.zerosLike() : w.mul(0),
-          ),
-        );
-      }
+      toBaseRate(model);
     } else {
       const budget = options.epochs ?? (options.size === 'small' ? 2 : 6);
       options.progress?.start(`train ${impl.id}`, budget);

@@ -82,23 +82,26 @@ describe('OnnxWorkerPool failures', () => {
     await expect(OnnxWorkerPool.create(bytes.subarray(0, 1000))).rejects.toBeInstanceOf(OnnxLoadError);
   });
 
-  it('a killed worker fails its requests, is replaced, and the pool serves again', async () => {
-    const pool = await OnnxWorkerPool.create(bytes, { workers: 1, mode: 'process' });
-    try {
-      const inFlight = pool.run({ image: images(64, 3) });
-      // Reach the child process through the pool's internals only in this test.
-      const worker = (pool as unknown as { workers: Array<{ kill(): void }> }).workers[0];
-      worker.kill();
-      await expect(inFlight).rejects.toThrow(/exited/);
-      const deadline = Date.now() + 30_000;
-      while (pool.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const again = await pool.run({ image: images(2, 4) });
-      const expected = await local.run({ image: images(2, 4) });
-      expect(Array.from(again.probs.data as Float32Array)).toEqual(
-        Array.from(expected.probs.data as Float32Array),
-      );
-    } finally {
-      await pool.close();
-    }
-  });
+  it.each(['process', 'thread'] as const)(
+    'a killed worker (%s) fails its requests, is replaced, and the pool serves again',
+    async (mode) => {
+      const pool = await OnnxWorkerPool.create(bytes, { workers: 1, mode });
+      try {
+        const inFlight = pool.run({ image: images(64, 3) });
+        // Reach the worker through the pool's internals only in this test.
+        const worker = (pool as unknown as { workers: Array<{ kill(): void }> }).workers[0];
+        worker.kill();
+        await expect(inFlight).rejects.toThrow(/exited/);
+        const deadline = Date.now() + 30_000;
+        while (pool.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        const again = await pool.run({ image: images(2, 4) });
+        const expected = await local.run({ image: images(2, 4) });
+        expect(Array.from(again.probs.data as Float32Array)).toEqual(
+          Array.from(expected.probs.data as Float32Array),
+        );
+      } finally {
+        await pool.close();
+      }
+    },
+  );
 });

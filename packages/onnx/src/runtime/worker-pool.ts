@@ -4,11 +4,12 @@
  * process stalls every other request for the length of each inference. The pool keeps one
  * session per worker and dispatches each request to the least busy worker.
  *
- * Workers are child processes by default: each has its own V8 and its own ONNX Runtime, which
- * sidesteps the "Entering the V8 API without proper locking" aborts reported with several
- * worker threads each holding a session (microsoft/onnxruntime#24486), and a worker that dies
- * takes down only itself: its requests fail with an error and a replacement starts. Worker
- * threads are available (`mode: 'thread'`) for comparison; see the README for the measurements.
+ * Workers are worker threads by default: in the benchmark (README) they cost 2-3x less per
+ * request than child processes, and the stress test (2 threads, each with a session, 300
+ * concurrent requests) passes on Linux with onnxruntime-node 1.30, where the "Entering the V8 API
+ * without proper locking" abort of microsoft/onnxruntime#24486 (Windows, ORT 1.21) did not
+ * reproduce. `mode: 'process'` runs each session in a child process instead: slower, but a
+ * native abort then kills one worker (its requests fail, a replacement starts), not the service.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -30,7 +31,7 @@ import type { FromWorker, ModelDescription, SerializedError, ToWorker } from './
 export interface OnnxWorkerPoolOptions extends OnnxModelLoadOptions {
   /** Number of workers, each with its own session (default 1: leave a core to the event loop). */
   workers?: number;
-  /** 'process' (default, child processes) or 'thread' (worker_threads). */
+  /** 'thread' (default, worker_threads) or 'process' (child processes: isolation from native aborts). */
   mode?: 'process' | 'thread';
   /** Start a replacement when a worker exits unexpectedly (default true). */
   respawn?: boolean;
@@ -146,7 +147,7 @@ export class OnnxWorkerPool {
     options: OnnxWorkerPoolOptions,
   ): Promise<{ handle: WorkerHandle; model: ModelDescription }> {
     const entry = workerEntry();
-    const { workers: _w, mode = 'process', respawn: _r, ...loadOptions } = options;
+    const { workers: _w, mode = 'thread', respawn: _r, ...loadOptions } = options;
     return new Promise((resolve, reject) => {
       const pending = new Map<number, Pending>();
       let handle: WorkerHandle;

@@ -6,6 +6,7 @@
  * Hashing is MurmurHash3 x86 32-bit (seed 0 by default) over the UTF-8 bytes, and the bucket is
  * |signed hash| mod n: the same bucket scikit-learn's FeatureHasher and HashingVectorizer give.
  */
+/// <reference path="../types/murmurhash3js-revisited.d.ts" />
 import murmur from 'murmurhash3js-revisited';
 import type { Row } from '../definitions.js';
 import { FeatureValueError, readCategory } from './common.js';

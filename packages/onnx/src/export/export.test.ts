@@ -189,3 +189,15 @@ describe('custom converters and errors', () => {
     expect(() => exportToOnnx({} as never)).toThrow(TypeError);
   });
 });
+
+describe('output shapes', () => {
+  it('keeps the dimension Reshape resolves even where tfjs leaves it open', () => {
+    const x = tf.input({ shape: [12], name: 'x' });
+    const y = tf.layers.reshape({ targetShape: [3, -1], name: 'r' }).apply(x) as tf.SymbolicTensor;
+    const proto = decode(exportToOnnx(tf.model({ inputs: x, outputs: y })));
+    const type = proto.graph?.output[0].type?.value;
+    expect(type?.case).toBe('tensorType');
+    if (type?.case === 'tensorType')
+      expect(type.value.shape?.dim.map((d) => d.value.value)).toEqual(['batch', 3n, 4n]);
+  });
+});

@@ -213,8 +213,13 @@ export function exportToOnnx(model: TfLayersModelLike, options: ExportOptions = 
     }
     node.outputTensors.forEach((out, i) => {
       values.set(keys.key(out), outputs[i]);
-      // tfjs knows every static shape: it is the reference for what converters produced.
-      builder.setShape(outputs[i], [...out.shape]);
+      // tfjs's static shape is the reference; a dimension tfjs leaves open but the converter
+      // resolved (Reshape's free dimension) keeps the converter's value.
+      const prior = builder.shapeOf(outputs[i]);
+      const merged = out.shape.map((d, j) =>
+        d !== null || j === 0 || prior?.length !== out.shape.length ? d : prior[j],
+      );
+      builder.setShape(outputs[i], merged);
       builder.setDtype(outputs[i], dtypeOf(out, `layer ${layer.name} output`));
     });
     return values.get(keys.key(t)) as string;
@@ -236,7 +241,8 @@ export function exportToOnnx(model: TfLayersModelLike, options: ExportOptions = 
   const outputs: GraphValue[] = model.outputs.map((t, i) => {
     const value = convert(t, topScope);
     builder.addNode('Identity', [value], [outputNames[i]]);
-    return { name: outputNames[i], dtype: dtypeOf(t, `output ${outputNames[i]}`), shape: [...t.shape] };
+    const shape = builder.shapeOf(value) ?? [...t.shape];
+    return { name: outputNames[i], dtype: dtypeOf(t, `output ${outputNames[i]}`), shape };
   });
 
   const name = options.name ?? model.name;

@@ -374,6 +374,7 @@ const reshape: LayerConverter = (layer, [x], ctx) => {
     [x, ctx.addInt64(`${layer.name}/shape`, [dims.includes(-1) ? 0 : -1, ...dims])],
     1,
   );
+  ctx.setShape(y, [null, ...dims.map((d) => (d === -1 ? null : d))]);
   return [y];
 };
 

@@ -179,6 +179,47 @@ describe('mlsd argument errors', () => {
   });
 });
 
+describe('mlsd serve', () => {
+  it('serves every app under its id, and a broken app answers 503 with its reason', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mlsd-serve-'));
+    const err: string[] = [];
+    let stop: (() => Promise<void>) | undefined;
+    let port = 0;
+    const broken = { ...recordingStudy([]), id: 'broken-study', chapter: 9 };
+    broken.createApp = async () => {
+      throw new Error('no production model');
+    };
+    const code = await runCli(['serve', '--all', '--port', '0', '--host', '127.0.0.1'], {
+      stdout: () => {},
+      stderr: (t) => err.push(t),
+      env: { MLSD_HOME: join(home, '.mlsd') },
+      cwd: home,
+      loadStudies: async () => ({ studies: [recordingStudy([]), broken], failures: [] }),
+      progress: { start() {}, tick() {}, done() {}, log() {} },
+      onListening: (server, close) => {
+        const address = server.address();
+        port = typeof address === 'object' && address ? address.port : 0;
+        stop = close;
+      },
+    });
+    try {
+      expect(code).toBe(0);
+      expect(err.join('')).toContain('mlsd: broken-study is unavailable: no production model');
+      const ok = await fetch(`http://127.0.0.1:${port}/toy-study/anything`);
+      expect(await ok.json()).toEqual({ app: 'toy' });
+      const down = await fetch(`http://127.0.0.1:${port}/broken-study/x`);
+      expect(down.status).toBe(503);
+      expect((await down.json()).error.message).toBe('no production model');
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(503);
+    } finally {
+      await stop?.();
+    }
+  });
+});
+
 describe('mlsd commands', () => {
   it('lists the registered case studies with the chosen implementation starred', async () => {
     const h = harness();

@@ -15,6 +15,7 @@ import {
   type ProgressReporter,
   type ReportFormat,
   type RunSize,
+  type ServiceHandle,
 } from '@mlsd/core';
 import { Command, CommanderError, Option } from 'commander';
 import { type CliConfig, ConfigError, readConfig } from './config.js';
@@ -101,6 +102,21 @@ function addDataOptions(cmd: Command): Command {
     .option('--format <format>', "format of --data, one of the app's data formats (see mlsd list)")
     .option('--images <dir>', 'folder of images referenced by --data (detection annotations)')
     .option('--opt <key=value...>', 'extra options for the data loader, repeatable');
+}
+
+/** A stand-in for an app that could not start: every request gets 503 and the reason. */
+function unavailableService(reason: string): ServiceHandle {
+  return {
+    handler: (_req, res) => {
+      res.statusCode = 503;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ error: { code: 'unavailable', message: reason } }));
+    },
+    ready: async () => {
+      throw new Error(reason);
+    },
+    close: async () => {},
+  };
 }
 
 /** Runs the CLI with the given arguments (without `node mlsd`) and returns the exit code. */
@@ -190,10 +206,19 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const mounted: MountedStudy[] = [];
       for (const study of chosen) {
         const ctx = createRunContext(study.id, paths, config.MLSD_SEED, progress());
-        const service = await study.createApp(
-          { config: { REDIS_URL: config.REDIS_URL, MLSD_API_KEY: config.MLSD_API_KEY } },
-          ctx,
-        );
+        let service: ServiceHandle;
+        try {
+          service = await study.createApp(
+            { config: { REDIS_URL: config.REDIS_URL, MLSD_API_KEY: config.MLSD_API_KEY } },
+            ctx,
+          );
+        } catch (err) {
+          // One broken app must not take the others down: it answers 503 with the reason.
+          if (!opts.all) throw err;
+          const reason = err instanceof Error ? err.message : String(err);
+          io.stderr(`mlsd: ${study.id} is unavailable: ${reason}\n`);
+          service = unavailableService(reason);
+        }
         mounted.push({ study, service, report: latestReport(paths, study.id)?.report });
       }
       const app = createServeAllApp(mounted);

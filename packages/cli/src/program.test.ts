@@ -209,7 +209,9 @@ describe('mlsd serve', () => {
       expect(await ok.json()).toEqual({ app: 'toy' });
       const down = await fetch(`http://127.0.0.1:${port}/broken-study/x`);
       expect(down.status).toBe(503);
-      expect((await down.json()).error.message).toBe('no production model');
+      expect(((await down.json()) as { error: { message: string } }).error.message).toBe(
+        'no production model',
+      );
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);

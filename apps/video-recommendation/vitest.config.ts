@@ -1,0 +1,3 @@
+import { defineMlsdConfig } from '../../vitest.shared.ts';
+
+export default defineMlsdConfig(import.meta.dirname);

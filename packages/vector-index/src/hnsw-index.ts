@@ -90,7 +90,8 @@ export interface HnswIndexOptions {
    * How a filter that keeps more than that is applied in the graph. 'overfetch' (default): an
    * unfiltered search for overfetch * k / share items, then the filter; hnswlib's filter callback
    * only if that leaves fewer than k. 'callback': hnswlib's filter callback at `filteredEf`.
-   * The benchmark (README) found over-fetching 2-15x faster at equal recall.
+   * At 100,000 clustered vectors (README) over-fetching was 2.6-25x faster than the callback at
+   * 5-50 % shares, with recall@10 >= 0.99.
    */
   graphFilter?: 'overfetch' | 'callback';
   /** Over-fetch factor of the 'overfetch' strategy. Default 2. */

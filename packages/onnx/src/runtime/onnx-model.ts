@@ -137,6 +137,103 @@ function checkExpected(
   }
 }
 
+/**
+ * Checks a request against input signatures and fills in the dims of bare typed arrays (shared by
+ * OnnxModel and OnnxWorkerPool, which checks on the caller's thread before sending).
+ * @throws OnnxInputError naming the input, what was expected and what arrived.
+ */
+export function checkFeeds(
+  inputs: readonly OnnxValueSignature[],
+  feeds: OnnxFeeds,
+): Record<string, OnnxTensorData> {
+  if (feeds === null || typeof feeds !== 'object') {
+    throw new TypeError(
+      `feeds: expected an object of input name -> typed array, got ${feeds === null ? 'null' : typeof feeds}`,
+    );
+  }
+  const expectedNames = inputs.map((i) => i.name);
+  for (const name of Object.keys(feeds)) {
+    if (!expectedNames.includes(name)) {
+      throw new OnnxInputError(
+        name,
+        `one of the inputs [${expectedNames.join(', ')}]`,
+        'an unknown input name',
+      );
+    }
+  }
+  const out: Record<string, OnnxTensorData> = {};
+  const symbols = new Map<string, { value: number; input: string }>();
+  for (const sig of inputs) {
+    const feed = feeds[sig.name];
+    const expectedDims = formatDims(sig.dims);
+    if (feed === undefined)
+      throw new OnnxInputError(sig.name, `a ${sig.dtype} tensor ${expectedDims}`, 'nothing (missing input)');
+    const isBare = ArrayBuffer.isView(feed);
+    const data = isBare ? feed : (feed as OnnxTensorData).data;
+    const want = TYPED_ARRAY_OF[sig.dtype];
+    if (!(data instanceof want.ctor)) {
+      const got =
+        data === null || data === undefined
+          ? String(data)
+          : ((data as object).constructor?.name ?? typeof data);
+      throw new OnnxInputError(sig.name, `${want.name} (${sig.dtype})`, got);
+    }
+    let dims: number[];
+    if (isBare) {
+      const dynamic = sig.dims.filter((d) => typeof d !== 'number').length;
+      const known = sig.dims.reduce<number>((p, d) => (typeof d === 'number' ? p * d : p), 1);
+      if (dynamic > 1) {
+        throw new OnnxInputError(
+          sig.name,
+          `{ data, dims } (the input has ${dynamic} dynamic dims ${expectedDims})`,
+          'a bare typed array',
+        );
+      }
+      if (known === 0 || data.length % known !== 0 || (dynamic === 0 && data.length !== known)) {
+        throw new OnnxInputError(
+          sig.name,
+          `a length that is a multiple of ${known} for dims ${expectedDims}`,
+          `length ${data.length}`,
+        );
+      }
+      dims = sig.dims.map((d) => (typeof d === 'number' ? d : data.length / known));
+    } else {
+      dims = (feed as OnnxTensorData).dims;
+      if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new OnnxInputError(sig.name, `dims ${expectedDims}`, `dims ${JSON.stringify(dims)}`);
+      }
+      if (
+        sig.dims.length > 0 &&
+        (dims.length !== sig.dims.length || sig.dims.some((d, i) => typeof d === 'number' && d !== dims[i]))
+      ) {
+        throw new OnnxInputError(sig.name, `dims ${expectedDims}`, `dims ${formatDims(dims)}`);
+      }
+      const size = dims.reduce((a, b) => a * b, 1);
+      if (size !== data.length) {
+        throw new OnnxInputError(
+          sig.name,
+          `${size} values for dims ${formatDims(dims)}`,
+          `${data.length} values`,
+        );
+      }
+    }
+    sig.dims.forEach((d, i) => {
+      if (typeof d !== 'string') return;
+      const seen = symbols.get(d);
+      if (seen && seen.value !== dims[i]) {
+        throw new OnnxInputError(
+          sig.name,
+          `${d} = ${seen.value} as in input "${seen.input}"`,
+          `${d} = ${dims[i]}`,
+        );
+      }
+      symbols.set(d, { value: dims[i], input: sig.name });
+    });
+    out[sig.name] = { data: data as OnnxTypedArray, dims };
+  }
+  return out;
+}
+
 /** A loaded ONNX model. Create with {@link OnnxModel.load}; release with {@link OnnxModel.close}. */
 export class OnnxModel {
   /** metadata `name` (or the graph name). */
@@ -329,98 +426,9 @@ export class OnnxModel {
     if (session) await session.release();
   }
 
-  /** Checks feeds and fills in the dims of bare typed arrays (exposed for the worker pool). */
+  /** Checks feeds and fills in the dims of bare typed arrays. */
   normalizeFeeds(feeds: OnnxFeeds): Record<string, OnnxTensorData> {
-    if (feeds === null || typeof feeds !== 'object') {
-      throw new TypeError(
-        `feeds: expected an object of input name -> typed array, got ${feeds === null ? 'null' : typeof feeds}`,
-      );
-    }
-    const expectedNames = this.inputs.map((i) => i.name);
-    for (const name of Object.keys(feeds)) {
-      if (!expectedNames.includes(name)) {
-        throw new OnnxInputError(
-          name,
-          `one of the inputs [${expectedNames.join(', ')}]`,
-          'an unknown input name',
-        );
-      }
-    }
-    const out: Record<string, OnnxTensorData> = {};
-    const symbols = new Map<string, { value: number; input: string }>();
-    for (const sig of this.inputs) {
-      const feed = feeds[sig.name];
-      const expectedDims = formatDims(sig.dims);
-      if (feed === undefined)
-        throw new OnnxInputError(
-          sig.name,
-          `a ${sig.dtype} tensor ${expectedDims}`,
-          'nothing (missing input)',
-        );
-      const isBare = ArrayBuffer.isView(feed);
-      const data = isBare ? feed : (feed as OnnxTensorData).data;
-      const want = TYPED_ARRAY_OF[sig.dtype];
-      if (!(data instanceof want.ctor)) {
-        const got =
-          data === null || data === undefined
-            ? String(data)
-            : ((data as object).constructor?.name ?? typeof data);
-        throw new OnnxInputError(sig.name, `${want.name} (${sig.dtype})`, got);
-      }
-      let dims: number[];
-      if (isBare) {
-        const dynamic = sig.dims.filter((d) => typeof d !== 'number').length;
-        const known = sig.dims.reduce<number>((p, d) => (typeof d === 'number' ? p * d : p), 1);
-        if (dynamic > 1) {
-          throw new OnnxInputError(
-            sig.name,
-            `{ data, dims } (the input has ${dynamic} dynamic dims ${expectedDims})`,
-            'a bare typed array',
-          );
-        }
-        if (known === 0 || data.length % known !== 0 || (dynamic === 0 && data.length !== known)) {
-          throw new OnnxInputError(
-            sig.name,
-            `a length that is a multiple of ${known} for dims ${expectedDims}`,
-            `length ${data.length}`,
-          );
-        }
-        dims = sig.dims.map((d) => (typeof d === 'number' ? d : data.length / known));
-      } else {
-        dims = (feed as OnnxTensorData).dims;
-        if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) {
-          throw new OnnxInputError(sig.name, `dims ${expectedDims}`, `dims ${JSON.stringify(dims)}`);
-        }
-        if (
-          sig.dims.length > 0 &&
-          (dims.length !== sig.dims.length || sig.dims.some((d, i) => typeof d === 'number' && d !== dims[i]))
-        ) {
-          throw new OnnxInputError(sig.name, `dims ${expectedDims}`, `dims ${formatDims(dims)}`);
-        }
-        const size = dims.reduce((a, b) => a * b, 1);
-        if (size !== data.length) {
-          throw new OnnxInputError(
-            sig.name,
-            `${size} values for dims ${formatDims(dims)}`,
-            `${data.length} values`,
-          );
-        }
-      }
-      sig.dims.forEach((d, i) => {
-        if (typeof d !== 'string') return;
-        const seen = symbols.get(d);
-        if (seen && seen.value !== dims[i]) {
-          throw new OnnxInputError(
-            sig.name,
-            `${d} = ${seen.value} as in input "${seen.input}"`,
-            `${d} = ${dims[i]}`,
-          );
-        }
-        symbols.set(d, { value: dims[i], input: sig.name });
-      });
-      out[sig.name] = { data: data as OnnxTypedArray, dims };
-    }
-    return out;
+    return checkFeeds(this.inputs, feeds);
   }
 
   private prepareFeeds(feeds: OnnxFeeds): Record<string, Tensor> {

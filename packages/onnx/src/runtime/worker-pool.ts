@@ -18,12 +18,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { OnnxInputError, OnnxLoadError } from './errors.js';
-import type {
-  OnnxFeeds,
-  OnnxModelLoadOptions,
-  OnnxRunOptions,
-  OnnxTensorData,
-  OnnxValueSignature,
+import {
+  checkFeeds,
+  type OnnxFeeds,
+  type OnnxModelLoadOptions,
+  type OnnxRunOptions,
+  type OnnxTensorData,
+  type OnnxValueSignature,
 } from './onnx-model.js';
 import type { FromWorker, ModelDescription, SerializedError, ToWorker } from './pool-protocol.js';
 
@@ -270,10 +271,17 @@ export class OnnxWorkerPool {
     );
     if (!worker)
       return Promise.reject(new Error(`OnnxWorkerPool(${this.name}): no live worker (restarting)`));
+    let checked: Record<string, OnnxTensorData>;
+    try {
+      // Checked here so a bad request costs no round trip; the worker checks again (cheap).
+      checked = checkFeeds(this.inputs, feeds);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       worker.pending.set(id, { resolve, reject });
-      worker.send({ type: 'run', id, feeds, options, batch });
+      worker.send({ type: 'run', id, feeds: checked, options, batch });
     });
   }
 

@@ -12,8 +12,15 @@
  *  - for the approximate index, its recall@10 against exact search (the share of the exact top 10
  *    it also returns).
  */
-import { createRng, type EvaluationReport, type ImplementationResult, type MetricValue } from '@mlsd/core';
-import { averagePrecisionAtK, ndcgAtK, recallAtK, reciprocalRank } from '@mlsd/metrics';
+import type { EvaluationReport, ImplementationResult, MetricValue } from '@mlsd/core';
+import {
+  averagePrecisionAtK,
+  bootstrapInterval,
+  type NumberArray,
+  ndcgAtK,
+  recallAtK,
+  reciprocalRank,
+} from '@mlsd/metrics';
 import {
   ExactIndex,
   HnswIndex,
@@ -34,32 +41,36 @@ export interface BootstrapOptions {
   seed?: number;
 }
 
+function meanOf(values: NumberArray): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return sum / values.length;
+}
+
 /**
- * Mean of `values` with a percentile bootstrap interval (resampling the values with replacement).
- * Written here because @mlsd/metrics had no bootstrap yet when this app was started; switch to the
- * shared one when it lands.
+ * Mean of per-query values with the percentile bootstrap interval of @mlsd/metrics (queries
+ * resampled with replacement, seeded).
  */
 export function bootstrapMean(values: ArrayLike<number>, options: BootstrapOptions = {}): MetricValue {
   const n = values.length;
   if (n === 0) throw new RangeError('values: expected at least one value, got none');
   const samples = options.samples ?? 1000;
-  const level = options.level ?? 0.95;
   if (!Number.isInteger(samples) || samples < 10)
     throw new RangeError(`samples: expected an integer >= 10, got ${samples}`);
-  if (!(level > 0 && level < 1)) throw new RangeError(`level: expected a number in (0, 1), got ${level}`);
-  let total = 0;
-  for (let i = 0; i < n; i++) total += values[i];
-  const rng = createRng(options.seed ?? 0);
-  const means = new Float64Array(samples);
-  for (let s = 0; s < samples; s++) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += values[rng.int(n)];
-    means[s] = sum / n;
-  }
-  means.sort();
-  const lowerAt = Math.floor(((1 - level) / 2) * (samples - 1));
-  const upperAt = Math.ceil((1 - (1 - level) / 2) * (samples - 1));
-  return { value: total / n, lower: means[lowerAt], upper: means[upperAt], level, higherIsBetter: true };
+  const data = Float64Array.from(values);
+  const interval = bootstrapInterval(data, new Float64Array(n), {
+    metric: (yTrue) => meanOf(yTrue),
+    nResamples: samples,
+    level: options.level ?? 0.95,
+    seed: options.seed ?? 0,
+  });
+  return {
+    value: interval.estimate,
+    lower: interval.lower,
+    upper: interval.upper,
+    level: interval.level,
+    higherIsBetter: true,
+  };
 }
 
 // 2. Embedding a collection

@@ -20,6 +20,8 @@ import { buildMlpModelBytes, loadOnnxBytes, loadTinyModel } from '../src/testing
 type ModelKind = 'tiny' | 'mlp';
 const MLP_INPUTS = 256;
 const BATCHING = { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 };
+// 'batched' dispatches at once when the model is idle (the default); 'batched-triton' always holds a
+// lone call for maxQueueDelayMs (dispatchWhenIdle: false).
 
 async function loadModel(kind: ModelKind): Promise<InferenceModel> {
   return kind === 'tiny'
@@ -33,12 +35,14 @@ function row(kind: ModelKind): number[] {
 }
 
 // Child: serve one configuration and report the port.
-async function serve(kind: ModelKind, batched: boolean) {
+type Mode = 'unbatched' | 'batched' | 'batched-triton';
+
+async function serve(kind: ModelKind, mode: Mode) {
   const model = await loadModel(kind);
   const service = createSampleService({
     model,
     logger: pino({ level: 'silent' }),
-    batching: batched ? BATCHING : undefined,
+    batching: mode === 'unbatched' ? undefined : { ...BATCHING, dispatchWhenIdle: mode === 'batched' },
   });
   const listening = await listen(service, 0);
   process.send?.({ port: listening.port });
@@ -50,8 +54,8 @@ async function serve(kind: ModelKind, batched: boolean) {
   });
 }
 
-async function withServer<T>(kind: ModelKind, batched: boolean, fn: (url: string) => Promise<T>): Promise<T> {
-  const child = fork(fileURLToPath(import.meta.url), ['serve', kind, batched ? 'batched' : 'unbatched'], {
+async function withServer<T>(kind: ModelKind, mode: Mode, fn: (url: string) => Promise<T>): Promise<T> {
+  const child = fork(fileURLToPath(import.meta.url), ['serve', kind, mode], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -120,11 +124,10 @@ async function main() {
     console.log('|---|---|---|---|---|---|---|');
     const body = JSON.stringify({ features: row(kind) });
     const results: Record<string, LoadResult> = {};
-    for (const batched of [false, true]) {
-      await withServer(kind, batched, async (url) => {
+    for (const mode of ['unbatched', 'batched', 'batched-triton'] as const) {
+      await withServer(kind, mode, async (url) => {
         for (const c of [1, 16, 64]) {
           const r = await load(url, c, seconds, body);
-          const mode = batched ? 'batched' : 'unbatched';
           results[`${mode}-${c}`] = r;
           console.log(
             `| ${mode} | ${c} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(r.rps / direct).toFixed(3)} | ${r.errors + r.non2xx} |`,
@@ -133,15 +136,17 @@ async function main() {
       });
     }
     const u = results['unbatched-64'];
-    const b = results['batched-64'];
-    console.log(
-      `\n${kind} at concurrency 64: batched/unbatched throughput ${(b.rps / u.rps).toFixed(2)}x, p99 ratio ${(b.p99 / u.p99).toFixed(2)}x`,
-    );
+    for (const mode of ['batched', 'batched-triton']) {
+      const b = results[`${mode}-64`];
+      console.log(
+        `\n${kind} at concurrency 64, ${mode}/unbatched: throughput ${(b.rps / u.rps).toFixed(2)}x, p99 ${(b.p99 / u.p99).toFixed(2)}x`,
+      );
+    }
   }
 }
 
 if (process.argv[2] === 'serve') {
-  void serve(process.argv[3] as ModelKind, process.argv[4] === 'batched');
+  void serve(process.argv[3] as ModelKind, process.argv[4] as Mode);
 } else {
   main().catch((err) => {
     console.error(err);

@@ -60,6 +60,7 @@ describe('createBatcher', () => {
   it('dispatches a partial batch once the oldest call has waited maxQueueDelayMs', async () => {
     const sizes: number[] = [];
     const batcher = createBatcher<number, number>({
+      dispatchWhenIdle: false,
       maxBatchSize: 100,
       maxQueueDelayMs: 20,
       maxQueueSize: 100,
@@ -71,6 +72,37 @@ describe('createBatcher', () => {
     const results = await Promise.all([batcher.call(1), batcher.call(2), batcher.call(3)]);
     expect(results).toEqual([2, 4, 6]);
     expect(sizes).toEqual([3]);
+  });
+
+  it('Triton policy holds a lone call for maxQueueDelayMs; idle dispatch sends it at the end of the turn', async () => {
+    const sizes: number[] = [];
+    const run = (xs: number[]) => {
+      sizes.push(xs.length);
+      return xs;
+    };
+    const plain = createBatcher<number, number>({
+      dispatchWhenIdle: false,
+      maxBatchSize: 8,
+      maxQueueDelayMs: 10_000,
+      maxQueueSize: 10,
+      run,
+    });
+    const idle = createBatcher<number, number>({
+      maxBatchSize: 8,
+      maxQueueDelayMs: 10_000,
+      maxQueueSize: 10,
+      run,
+    });
+    let plainDone = false;
+    void plain.call(1).then(() => {
+      plainDone = true;
+    });
+    // Two calls in the same turn share one batch, without waiting for the 10 s delay.
+    expect(await Promise.all([idle.call(2), idle.call(3)])).toEqual([2, 3]);
+    expect(sizes).toEqual([2]);
+    expect(plainDone).toBe(false);
+    await plain.close();
+    expect(plainDone).toBe(true);
   });
 
   it('an error in run() rejects every caller of that batch and spares the next batch', async () => {

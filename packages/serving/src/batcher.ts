@@ -23,6 +23,13 @@ export interface BatcherOptions<I, O> {
   maxQueueDelayMs: number;
   /** Most calls allowed to wait; beyond it calls are rejected with `QueueFullError`. */
   maxQueueSize: number;
+  /**
+   * When no batch is running, dispatch at the end of the current event-loop turn (every request
+   * parsed in this I/O phase joins) instead of holding the call for `maxQueueDelayMs`: a lone
+   * caller then pays no delay, while under load batches still form behind the running one.
+   * Default true; false gives Triton's plain policy.
+   */
+  dispatchWhenIdle?: boolean;
   /** Batches run at the same time. Default 1 (ONNX Runtime's CPU run holds the thread anyway). */
   maxConcurrentBatches?: number;
   /** Runs one batch; must return one output per input, in order. */
@@ -77,6 +84,8 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O
   const queue: Pending<I, O>[] = [];
   let running = 0;
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  const dispatchWhenIdle = options.dispatchWhenIdle ?? true;
   let closed = false;
   const idle: Array<() => void> = [];
 
@@ -111,6 +120,8 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O
   function dispatch() {
     clearTimeout(timer);
     timer = undefined;
+    clearImmediate(immediate);
+    immediate = undefined;
     while (running < maxConcurrent && queue.length > 0) void runBatch(queue.splice(0, maxBatchSize));
   }
 
@@ -118,6 +129,13 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O
     if (queue.length === 0 || running >= maxConcurrent) return;
     const waited = performance.now() - queue[0].enqueuedAt;
     if (queue.length >= maxBatchSize || waited >= delay || closed) return dispatch();
+    if (dispatchWhenIdle && running === 0) {
+      immediate ??= setImmediate(() => {
+        immediate = undefined;
+        dispatch();
+      });
+      return;
+    }
     if (!timer) {
       timer = setTimeout(() => {
         timer = undefined;

@@ -23,7 +23,12 @@ export const TEST_API_KEY = 'test-key-0123456789';
 export interface SampleServiceOptions extends Partial<ServiceOptions> {
   model: InferenceModel;
   /** Coalesce concurrent /predict calls with a dynamic batcher. */
-  batching?: { maxBatchSize: number; maxQueueDelayMs: number; maxQueueSize: number };
+  batching?: {
+    maxBatchSize: number;
+    maxQueueDelayMs: number;
+    maxQueueSize: number;
+    dispatchWhenIdle?: boolean;
+  };
 }
 
 /** Width of the model's input `x` (4 for the tiny model). */

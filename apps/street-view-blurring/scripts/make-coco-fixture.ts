@@ -36,7 +36,14 @@ for (const [imageId, scene] of [
   [2, b],
 ] as const) {
   for (const o of scene.objects) {
-    annotations.push({ id: id++, image_id: imageId, category_id: category[o.label], bbox: o.box, area: o.box[2] * o.box[3], iscrowd: 0 });
+    annotations.push({
+      id: id++,
+      image_id: imageId,
+      category_id: category[o.label],
+      bbox: o.box,
+      area: o.box[2] * o.box[3],
+      iscrowd: 0,
+    });
   }
 }
 const faults = [

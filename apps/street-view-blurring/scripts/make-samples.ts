@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { blurRegions } from '../src/blur.js';
 import { describeScenes, generateScene } from '../src/data.js';
 import { drawBoxes, encodePng, type Rgb } from '../src/raster.js';
 
@@ -23,6 +24,8 @@ for (let i = 0; i < count; i++) {
   ]);
   await writeFile(join(out, `${s.id}.png`), await encodePng(s.image));
   await writeFile(join(out, `${s.id}-boxes.png`), await encodePng(boxed));
+  const blurred = await blurRegions(s.image, s.objects);
+  await writeFile(join(out, `${s.id}-blurred.png`), await encodePng(blurred));
   console.log(s.id, s.objects.map((o) => `${o.label}:${o.box.map(Math.round).join('x')}`).join(' '));
 }
 console.log(JSON.stringify(describeScenes(scenes)));

@@ -31,7 +31,11 @@ describe('parseCategoryMapping', () => {
 
 describe('loadCocoDataset', () => {
   it('keeps the good images and boxes, and reports each fault with its reason', async () => {
-    const ds = await loadCocoDataset({ annotations, images, categories: 'person_face:face,license_plate:plate' });
+    const ds = await loadCocoDataset({
+      annotations,
+      images,
+      categories: 'person_face:face,license_plate:plate',
+    });
     const [a, b] = goodScenes();
     expect(ds.images.map((r) => r.id)).toEqual([1, 2]);
     expect(ds.images[0].objects).toEqual(a.objects.map((o) => ({ label: o.label, box: o.box })));
@@ -63,7 +67,9 @@ describe('loadCocoDataset', () => {
   });
 
   it('throws on whole-file problems: unreadable JSON, nothing mapped', async () => {
-    await expect(loadCocoDataset({ annotations: join(root, 'nope.json'), images })).rejects.toThrow(/nope\.json/);
+    await expect(loadCocoDataset({ annotations: join(root, 'nope.json'), images })).rejects.toThrow(
+      /nope\.json/,
+    );
     await expect(loadCocoDataset({ annotations, images, categories: 'car:plate' })).rejects.toThrow(
       /none of the file's categories/,
     );

@@ -7,7 +7,7 @@
  * The letterbox is computed here, not by sharp's `fit: 'contain'`, so the scale and padding are
  * known exactly and the inverse mapping of boxes is exact.
  */
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { checkRgbImage, type RgbImage, type XywhBox } from './raster.js';
 
 /** What the detector expects. */
@@ -124,7 +124,7 @@ export async function decodeImage(
     throw new TypeError(`bytes: expected a Buffer or Uint8Array, got ${typeof bytes}`);
   }
   if (bytes.length === 0) throw new ImageInputError('not-an-image', 'bytes: expected an image, got 0 bytes');
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {

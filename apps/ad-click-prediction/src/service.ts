@@ -84,6 +84,7 @@ export interface AdServiceOptions {
   retrainable?: boolean;
 }
 
+/** Largest explicit candidate list a request may send. */
 const MAX_CANDIDATES = 500;
 /** A click this long after its impression does not make the impression positive. */
 const CLICK_WINDOW_MS = DEFAULT_WORLD.clickWindowSeconds * 1000;
@@ -425,7 +426,8 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
         } else {
           const key = knownUser ? `${w.users.country[user]}:${w.users.age[user]}` : undefined;
           candidates = (key ? catalogue.eligible.get(key) : undefined) ?? [];
-          candidates = candidates.filter((a) => worldMs(w.ads.startTs[a]) <= t).slice(0, MAX_CANDIDATES);
+          // Every ad the targeting allows is ranked (about 2,000 at most in the generated world).
+          candidates = candidates.filter((a) => worldMs(w.ads.startTs[a]) <= t);
         }
         if (candidates.length === 0) {
           res.json({ model: { name: served.name, version: served.version }, ads: [] });

@@ -293,8 +293,8 @@ function runCase(dataset: Dataset, n: number, args: Args): CaseResult {
       add(`over-fetch 2 x k / share (k'=${Math.min(n, Math.ceil((2 * K) / share))}), then filter`, (q) =>
         hnsw.search(q, K, { filter: allowed }),
       );
-      hnsw.configure({ exactFilterCount: 2000, exactFilterShare: 0.05, filteredEf: 128 });
-      add('HnswIndex defaults (exact up to 5 %, else over-fetch)', (q) =>
+      hnsw.configure({ exactFilterCount: 5000, exactFilterShare: 0.005, filteredEf: 128 });
+      add('HnswIndex defaults (exact up to 5,000 ids or 0.5 %, else over-fetch)', (q) =>
         hnsw.search(q, K, { filter: allowed }),
       );
     }

@@ -956,3 +956,31 @@ export function describeScenes(
   }
   return out;
 }
+
+/**
+ * The standard split of the generated world: disjoint ranges of scene indices, so every split can be
+ * regenerated alone and no scene is in two splits. `count` caps the size (the ranges are far apart).
+ */
+export const SCENE_SPLITS = {
+  train: { start: 0, count: 4000 },
+  validation: { start: 100_000, count: 200 },
+  test: { start: 200_000, count: 300 },
+} as const;
+
+export type SceneSplit = keyof typeof SCENE_SPLITS;
+
+/** Scenes of one split of the world seeded by `seed` (the first `count`, default the split's size). */
+export function generateSplit(
+  seed: number,
+  split: SceneSplit,
+  count?: number,
+  options: Partial<SceneOptions> = {},
+): Scene[] {
+  const s = SCENE_SPLITS[split];
+  if (s === undefined)
+    throw new RangeError(`split: expected train, validation or test, got ${JSON.stringify(split)}`);
+  const n = count ?? s.count;
+  if (!Number.isInteger(n) || n < 0 || n > 99_000)
+    throw new RangeError(`count: expected an integer in [0, 99000], got ${n}`);
+  return generateScenes(seed, n, { ...options, start: s.start });
+}

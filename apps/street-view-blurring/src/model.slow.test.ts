@@ -1,0 +1,72 @@
+import { exportToOnnx, OnnxModel } from '@mlsd/onnx';
+import { initBackend } from '@mlsd/training';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateScenes } from './data.js';
+import { preprocessImage } from './features.js';
+import {
+  buildDetector,
+  buildTrainingSet,
+  decodeDetections,
+  HEAD_CHANNELS,
+  predictHeads,
+  trainDetector,
+} from './model.js';
+
+beforeAll(async () => {
+  await initBackend({ prefer: 'wasm', log: () => {} });
+});
+
+describe('detector', () => {
+  it('exports to ONNX with the same outputs and the same decoded boxes as tfjs', async () => {
+    const model = buildDetector(256, undefined, 5);
+    const scenes = generateScenes(8, 2);
+    const inputs = await Promise.all(scenes.map(async (s) => (await preprocessImage(s.image)).input));
+    const tfOut = predictHeads(model, inputs, 256);
+    const onnx = await OnnxModel.load(exportToOnnx(model, { name: 'street-view-detector' }));
+    try {
+      for (let i = 0; i < inputs.length; i++) {
+        const res = await onnx.run({ image: { data: inputs[i], dims: [1, 256, 256, 3] } });
+        const out = Object.values(res)[0].data as Float32Array;
+        expect(out.length).toBe(32 * 32 * HEAD_CHANNELS);
+        let maxDiff = 0;
+        for (let k = 0; k < out.length; k++) maxDiff = Math.max(maxDiff, Math.abs(out[k] - tfOut[i][k]));
+        expect(maxDiff).toBeLessThan(1e-4);
+        // Scores of an untrained head nearly tie, so compare the decoded sets in a fixed order.
+        const order = (d: { label: string; box: number[] }[]) =>
+          [...d].sort((p, q) => p.label.localeCompare(q.label) || p.box[1] - q.box[1] || p.box[0] - q.box[0]);
+        const a = order(decodeDetections(tfOut[i], 32, undefined, { minScore: 0.005 }));
+        const b = order(decodeDetections(out, 32, undefined, { minScore: 0.005 }));
+        expect(a.length).toBeGreaterThan(0);
+        expect(b.length).toBe(a.length);
+        b.forEach((d, j) => {
+          expect(d.label).toBe(a[j].label);
+          d.box.forEach((v, m) => expect(Math.abs(v - a[j].box[m])).toBeLessThan(1e-3));
+        });
+      }
+    } finally {
+      await onnx.close();
+    }
+  });
+
+  it('builds flipped, jittered crops whose targets follow the objects', () => {
+    const scenes = generateScenes(12, 4);
+    const set = buildTrainingSet(scenes, { cropSize: 64, cropsPerScene: 3, seed: 1 });
+    expect(set.x.shape).toEqual([12, 64, 64, 3]);
+    expect(set.y.shape).toEqual([12, 8, 8, 7]);
+    let positives = 0;
+    for (let i = 6; i < set.y.data.length; i += 7) positives += set.y.data[i];
+    expect(positives).toBeGreaterThan(4);
+    for (const v of set.x.data) if (v < 0 || v > 1) throw new Error(`pixel ${v} outside [0, 1]`);
+  });
+
+  it('learns: the training loss falls and repeats with the seed', async () => {
+    const scenes = generateScenes(13, 24);
+    const run = () =>
+      trainDetector(scenes, { epochs: 3, cropSize: 64, cropsPerScene: 2, batchSize: 16, seed: 3 });
+    const a = await run();
+    const losses = a.history.epochs.map((e) => e.loss);
+    expect(losses[2]).toBeLessThan(losses[0] * 0.9);
+    const b = await run();
+    expect(b.history.epochs.map((e) => e.loss)).toEqual(losses);
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { generateScene } from './data.js';
+import { letterboxGeometry } from './features.js';
+import { decodeDetections, encodeTargets, HEAD_CHANNELS, STRIDE, TARGET_CHANNELS } from './model.js';
+import type { XywhBox } from './raster.js';
+
+/** A head output that says exactly what the targets say: a perfect network. */
+function perfectHead(targets: Float32Array, grid: number): Float32Array {
+  const out = new Float32Array(grid * grid * HEAD_CHANNELS);
+  for (let c = 0; c < grid * grid; c++) {
+    const t = c * TARGET_CHANNELS;
+    const o = c * HEAD_CHANNELS;
+    out[o] = targets[t] ? 8 : -8;
+    out[o + 1] = targets[t + 1] ? 8 : -8;
+    for (let k = 2; k < 6; k++) out[o + k] = targets[t + k];
+  }
+  return out;
+}
+
+describe('encodeTargets / decodeDetections', () => {
+  it('round-trips boxes through the grid encoding', () => {
+    const objects = [
+      { box: [10, 12, 6, 8] as XywhBox, label: 'face' as const },
+      { box: [100, 200, 42, 12] as XywhBox, label: 'plate' as const },
+      { box: [250, 3, 5, 5] as XywhBox, label: 'face' as const },
+    ];
+    const t = encodeTargets(objects, 256);
+    // Face 1: centre (13, 16) -> cell (1, 2), offsets 13/8 - 1.5 = 0.125 and 16/8 - 2.5 = -0.5.
+    const k = (2 * 32 + 1) * TARGET_CHANNELS;
+    expect(Array.from(t.subarray(k, k + 7)).map((v) => +v.toFixed(6))).toEqual([
+      1,
+      0,
+      0.125,
+      -0.5,
+      +Math.log(6 / 8).toFixed(6),
+      +Math.log(1).toFixed(6),
+      1,
+    ]);
+    const dets = decodeDetections(perfectHead(t, 32), 32);
+    expect(dets).toHaveLength(3);
+    for (const o of objects) {
+      const d = dets.find((x) => x.label === o.label && Math.abs(x.box[0] - o.box[0]) < 1e-4);
+      expect(d?.box.map((v) => +v.toFixed(4))).toEqual(o.box);
+    }
+  });
+
+  it('keeps the smaller object when two centres share a cell', () => {
+    const t = encodeTargets(
+      [
+        { box: [0, 0, 40, 40], label: 'face' },
+        { box: [16, 16, 6, 6], label: 'plate' },
+      ],
+      64,
+    );
+    const k = (2 * 8 + 2) * TARGET_CHANNELS; // both centres (20, 20) and (19, 19) are in cell (2, 2)
+    expect(t[k + 1]).toBe(1);
+    expect(t[k + 4]).toBeCloseTo(Math.log(6 / STRIDE), 6);
+  });
+
+  it('maps decoded boxes back to source pixels and suppresses duplicates within a class', () => {
+    const scene = generateScene(3, 1, { width: 320, height: 240 });
+    const g = letterboxGeometry(320, 240);
+    // Scale GT into the input, encode, decode with the geometry: the source boxes come back.
+    const sx = g.resizedWidth / 320;
+    const objects = scene.objects.map((o) => ({
+      label: o.label,
+      box: [o.box[0] * sx + g.padX, o.box[1] * sx + g.padY, o.box[2] * sx, o.box[3] * sx] as XywhBox,
+    }));
+    const head = perfectHead(encodeTargets(objects, 256), 32);
+    const dets = decodeDetections(head, 32, g);
+    for (const o of scene.objects) {
+      expect(
+        dets.some((d) => d.label === o.label && d.box.every((v, i) => Math.abs(v - o.box[i]) < 1e-3)),
+      ).toBe(true);
+    }
+    // A copy of a face's prediction in the next cell, pointing at the same box, is suppressed.
+    const dup = Float32Array.from(head);
+    const k = (5 * 32 + 5) * HEAD_CHANNELS;
+    dup.set([8, -8, 0, 0, 1, 1], k);
+    dup.set([7, -8, -1, 0, 1, 1], k + HEAD_CHANNELS);
+    const a = decodeDetections(dup, 32).filter((d) => Math.abs(d.box[0] - (5.5 * 8 - 4 * Math.E)) < 1e-3);
+    expect(a).toHaveLength(1);
+    expect(a[0].score).toBeCloseTo(1 / (1 + Math.exp(-8)), 9);
+  });
+
+  it('rejects an output of the wrong size', () => {
+    expect(() => decodeDetections(new Float32Array(10), 32)).toThrow(/32x32x6/);
+  });
+});

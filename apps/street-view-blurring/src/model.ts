@@ -1,0 +1,380 @@
+/**
+ * The one-stage detector: a small convolutional backbone down to stride 8 and a dense head that
+ * predicts, for every cell of the 8-pixel grid, one objectness logit per class (face, plate) and one
+ * box (centre offset in the cell, log width and height in cells). A cell is responsible for the
+ * objects whose centre falls in it. The book's loss, L = L_cls + λ·L_reg: focal binary
+ * cross-entropy on the class logits (most cells are background) and squared error on the box of
+ * responsible cells. Decoding and class-wise NMS (from @mlsd/metrics) are plain TypeScript, so the
+ * same code reads the tfjs output during training and the ONNX Runtime output in serving.
+ *
+ * The network is fully convolutional: it trains on crops and runs on the whole letterboxed image.
+ */
+import { createRng } from '@mlsd/core';
+import {
+  type Annotated,
+  type ArrayData,
+  type Box,
+  colorJitter,
+  type EpochRecord,
+  fit,
+  flipHorizontal,
+  type History,
+  predictArrays,
+} from '@mlsd/training';
+import * as tf from '@tensorflow/tfjs';
+import { classWiseNms, type Detection } from './baseline.js';
+import { CLASSES, type ObjectClass } from './data.js';
+import { boxToSource, type Letterbox } from './features.js';
+import type { RgbImage, XywhBox } from './raster.js';
+
+/** Pixels per grid cell. */
+export const STRIDE = 8;
+/** Output channels per cell: face logit, plate logit, dx, dy, log w, log h. */
+export const HEAD_CHANNELS = 6;
+/** Target channels per cell: face, plate, dx, dy, log w, log h, box mask. */
+export const TARGET_CHANNELS = 7;
+
+export interface DetectorConfig {
+  /** Filters of the backbone's convolutions, in order; a stride-2 convolution at the marked ones. */
+  filters: number[];
+  strides: number[];
+  /** Weight λ of the box loss. */
+  boxWeight: number;
+  /** Focal loss parameters. */
+  gamma: number;
+  alpha: number;
+}
+
+export const DEFAULT_DETECTOR: DetectorConfig = {
+  filters: [16, 32, 32, 48, 48, 64, 64],
+  strides: [2, 2, 1, 2, 1, 1, 1],
+  boxWeight: 2,
+  gamma: 2,
+  alpha: 0.75,
+};
+
+/**
+ * Builds the detector for square inputs of `inputSize` (a multiple of 8; any size works after
+ * building because every layer is convolutional, but tfjs fixes the input shape, so the crop size
+ * used in training and the serving size are each a model with the same weights).
+ */
+export function buildDetector(
+  inputSize: number | null,
+  config: DetectorConfig = DEFAULT_DETECTOR,
+  seed = 0,
+): tf.LayersModel {
+  if (config.filters.length !== config.strides.length) {
+    throw new RangeError(
+      `config: expected as many strides as filters, got ${config.strides.length} and ${config.filters.length}`,
+    );
+  }
+  const total = config.strides.reduce((p, s) => p * s, 1);
+  if (total !== STRIDE)
+    throw new RangeError(`config.strides: expected a total stride of ${STRIDE}, got ${total}`);
+  const input = tf.input({ shape: [inputSize, inputSize, 3], name: 'image' });
+  let x: tf.SymbolicTensor = input;
+  config.filters.forEach((f, i) => {
+    x = tf.layers
+      .conv2d({
+        filters: f,
+        kernelSize: 3,
+        strides: config.strides[i],
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
+        name: `conv${i + 1}`,
+      })
+      .apply(x) as tf.SymbolicTensor;
+  });
+  // The class logits start at a 1 % prior (RetinaNet's initialisation) so the focal loss starts sane.
+  const prior = -Math.log((1 - 0.01) / 0.01);
+  const head = tf.layers
+    .conv2d({
+      filters: HEAD_CHANNELS,
+      kernelSize: 1,
+      padding: 'same',
+      kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: seed + 100 }),
+      biasInitializer: tf.initializers.constant({ value: 0 }),
+      name: 'head',
+    })
+    .apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: head, name: 'street_view_detector' });
+  const headLayer = model.getLayer('head');
+  const [kernel, bias] = headLayer.getWeights();
+  const b = bias.arraySync() as number[];
+  b[0] = prior;
+  b[1] = prior;
+  headLayer.setWeights([kernel, tf.tensor1d(b)]);
+  return model;
+}
+
+/** A copy of `model`'s weights in a detector built for another input size. */
+export function resizeDetector(
+  model: tf.LayersModel,
+  inputSize: number | null,
+  config: DetectorConfig = DEFAULT_DETECTOR,
+): tf.LayersModel {
+  const out = buildDetector(inputSize, config);
+  out.setWeights(model.getWeights());
+  return out;
+}
+
+/**
+ * Training targets of one square input of side `size` (in input pixels): per cell, class
+ * indicators, box encoding and the mask of responsible cells. When two objects share a cell, the
+ * smaller one wins (small objects are the ones a coarse grid loses).
+ */
+export function encodeTargets(
+  objects: readonly { box: XywhBox; label: ObjectClass }[],
+  size: number,
+): Float32Array {
+  const g = size / STRIDE;
+  if (!Number.isInteger(g)) throw new RangeError(`size: expected a multiple of ${STRIDE}, got ${size}`);
+  const out = new Float32Array(g * g * TARGET_CHANNELS);
+  const sorted = [...objects].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+  for (const o of sorted) {
+    const [x, y, w, h] = o.box;
+    if (w <= 0 || h <= 0) continue;
+    const cx = (x + w / 2) / STRIDE;
+    const cy = (y + h / 2) / STRIDE;
+    const i = Math.floor(cx);
+    const j = Math.floor(cy);
+    if (i < 0 || j < 0 || i >= g || j >= g) continue;
+    const k = (j * g + i) * TARGET_CHANNELS;
+    out[k + CLASSES.indexOf(o.label)] = 1;
+    out[k + 2] = cx - (i + 0.5);
+    out[k + 3] = cy - (j + 0.5);
+    out[k + 4] = Math.log(w / STRIDE);
+    out[k + 5] = Math.log(h / STRIDE);
+    out[k + 6] = 1;
+  }
+  return out;
+}
+
+/** L = focal(class logits) / positives + λ · squared error(box) over responsible cells / positives. */
+export function detectionLoss(config: DetectorConfig = DEFAULT_DETECTOR) {
+  return (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar =>
+    tf.tidy(() => {
+      const t = yTrue.reshape([-1, TARGET_CHANNELS]);
+      const p = yPred.reshape([-1, HEAD_CHANNELS]);
+      const cls = t.slice([0, 0], [-1, 2]);
+      const logits = p.slice([0, 0], [-1, 2]);
+      const prob = tf.sigmoid(logits);
+      const ce = tf
+        .relu(logits)
+        .sub(logits.mul(cls))
+        .add(tf.log1p(tf.exp(logits.abs().neg())));
+      const pt = cls.mul(prob).add(tf.scalar(1).sub(cls).mul(tf.scalar(1).sub(prob)));
+      const at = cls.mul(config.alpha).add(
+        tf
+          .scalar(1)
+          .sub(cls)
+          .mul(1 - config.alpha),
+      );
+      const focal = at
+        .mul(tf.pow(tf.scalar(1).sub(pt), config.gamma))
+        .mul(ce)
+        .sum();
+      const mask = t.slice([0, 6], [-1, 1]);
+      const positives = tf.maximum(mask.sum(), 1);
+      const boxErr = p
+        .slice([0, 2], [-1, 4])
+        .sub(t.slice([0, 2], [-1, 4]))
+        .square()
+        .mul(mask)
+        .sum();
+      return focal.add(boxErr.mul(config.boxWeight)).div(positives) as tf.Scalar;
+    });
+}
+
+export interface DecodeOptions {
+  /** Cells scoring below this are not decoded (default 0.05: recall-first, the threshold comes later). */
+  minScore: number;
+  /** IoU above which a box of the same class is suppressed (default 0.45). */
+  nmsIou: number;
+  /** At most this many detections per image after NMS (default 300). */
+  maxDetections: number;
+}
+
+export const DEFAULT_DECODE: DecodeOptions = { minScore: 0.05, nmsIou: 0.45, maxDetections: 300 };
+
+/**
+ * Decodes one image's head output (grid x grid x 6, channels last, logits and box encodings) into
+ * scored boxes in input pixels, or in source pixels when the letterbox geometry is given, after
+ * class-wise NMS.
+ */
+export function decodeDetections(
+  output: Float32Array,
+  grid: number,
+  geometry?: Letterbox,
+  options: Partial<DecodeOptions> = {},
+): Detection[] {
+  const opts = { ...DEFAULT_DECODE, ...options };
+  if (output.length !== grid * grid * HEAD_CHANNELS) {
+    throw new RangeError(
+      `output: expected ${grid}x${grid}x${HEAD_CHANNELS} = ${grid * grid * HEAD_CHANNELS} values, got ${output.length}`,
+    );
+  }
+  const dets: Detection[] = [];
+  for (let j = 0; j < grid; j++) {
+    for (let i = 0; i < grid; i++) {
+      const k = (j * grid + i) * HEAD_CHANNELS;
+      for (let c = 0; c < CLASSES.length; c++) {
+        const score = 1 / (1 + Math.exp(-output[k + c]));
+        if (score < opts.minScore) continue;
+        // Clamp the log sizes: an untrained head must not produce infinite boxes.
+        const w = STRIDE * Math.exp(Math.min(6, Math.max(-4, output[k + 4])));
+        const h = STRIDE * Math.exp(Math.min(6, Math.max(-4, output[k + 5])));
+        const cx = (i + 0.5 + output[k + 2]) * STRIDE;
+        const cy = (j + 0.5 + output[k + 3]) * STRIDE;
+        let box: XywhBox = [cx - w / 2, cy - h / 2, w, h];
+        if (geometry) box = boxToSource(box, geometry);
+        if (box[2] <= 0 || box[3] <= 0) continue;
+        dets.push({ box, label: CLASSES[c], score });
+      }
+    }
+  }
+  return classWiseNms(dets, opts.nmsIou).slice(0, opts.maxDetections);
+}
+
+// Training ---------------------------------------------------------------------------------------
+
+export interface TrainingSetOptions {
+  /** Side of the square training crops (a multiple of 8; default 128). */
+  cropSize: number;
+  /** Crops cut from each scene (default 2). */
+  cropsPerScene: number;
+  /** Share of crops placed around a random object rather than anywhere (default 0.7). */
+  objectCentred: number;
+  /** Offline augmentation: horizontal flip and colour jitter (default true). */
+  augment: boolean;
+  seed: number;
+}
+
+export const DEFAULT_TRAINING_SET: TrainingSetOptions = {
+  cropSize: 128,
+  cropsPerScene: 2,
+  objectCentred: 0.7,
+  augment: true,
+  seed: 0,
+};
+
+/**
+ * Offline augmentation as the book chose it: the set is built once, before training. Each scene
+ * gives `cropsPerScene` crops (most around an object, some anywhere, so look-alikes are seen as
+ * negatives), flipped and colour-jittered with their boxes moved with the pixels (@mlsd/training's
+ * augmentations), and encoded as grid targets.
+ */
+export function buildTrainingSet(
+  scenes: readonly { image: RgbImage; objects: readonly { box: XywhBox; label: ObjectClass }[] }[],
+  options: Partial<TrainingSetOptions> = {},
+): { x: ArrayData; y: ArrayData; count: number } {
+  const opts = { ...DEFAULT_TRAINING_SET, ...options };
+  const c = opts.cropSize;
+  if (!Number.isInteger(c / STRIDE) || c < STRIDE)
+    throw new RangeError(`options.cropSize: expected a multiple of ${STRIDE}, got ${c}`);
+  const rng = createRng(opts.seed).fork('training-set');
+  const n = scenes.length * opts.cropsPerScene;
+  const g = c / STRIDE;
+  const x = new Float32Array(n * c * c * 3);
+  const y = new Float32Array(n * g * g * TARGET_CHANNELS);
+  let k = 0;
+  for (const scene of scenes) {
+    const { width: W, height: H, data } = scene.image;
+    if (W < c || H < c) throw new RangeError(`scenes: expected images of at least ${c}x${c}, got ${W}x${H}`);
+    for (let r = 0; r < opts.cropsPerScene; r++) {
+      let x0 = rng.int(W - c + 1);
+      let y0 = rng.int(H - c + 1);
+      if (scene.objects.length > 0 && rng.bernoulli(opts.objectCentred)) {
+        const o = rng.choice(scene.objects);
+        const cx = o.box[0] + o.box[2] / 2;
+        const cy = o.box[1] + o.box[3] / 2;
+        x0 = Math.max(0, Math.min(W - c, Math.round(cx - rng.uniform(0.15, 0.85) * c)));
+        y0 = Math.max(0, Math.min(H - c, Math.round(cy - rng.uniform(0.15, 0.85) * c)));
+      }
+      const pixels = new Float32Array(c * c * 3);
+      for (let yy = 0; yy < c; yy++) {
+        for (let xx = 0; xx < c * 3; xx++)
+          pixels[yy * c * 3 + xx] = data[((y0 + yy) * W + x0) * 3 + xx] / 255;
+      }
+      // Keep an object when most of it is inside the crop; clip its box to the crop.
+      const boxes: Box[] = [];
+      const labels: number[] = [];
+      for (const o of scene.objects) {
+        const [bx, by, bw, bh] = o.box;
+        const ix1 = Math.max(bx, x0);
+        const iy1 = Math.max(by, y0);
+        const ix2 = Math.min(bx + bw, x0 + c);
+        const iy2 = Math.min(by + bh, y0 + c);
+        if (ix2 <= ix1 || iy2 <= iy1 || ((ix2 - ix1) * (iy2 - iy1)) / (bw * bh) < 0.5) continue;
+        boxes.push([ix1 - x0, iy1 - y0, ix2 - x0, iy2 - y0]);
+        labels.push(CLASSES.indexOf(o.label));
+      }
+      let a: Annotated = { image: { data: pixels, height: c, width: c, channels: 3 }, boxes, labels };
+      if (opts.augment) {
+        if (rng.bernoulli(0.5)) a = flipHorizontal(a);
+        a = colorJitter(a, rng, { brightness: 0.25, contrast: 0.25, saturation: 0.25 });
+      }
+      x.set(a.image.data, k * c * c * 3);
+      const objects = a.boxes.map((b, i) => ({
+        box: [b[0], b[1], b[2] - b[0], b[3] - b[1]] as XywhBox,
+        label: CLASSES[(a.labels ?? labels)[i]],
+      }));
+      y.set(encodeTargets(objects, c), k * g * g * TARGET_CHANNELS);
+      k++;
+    }
+  }
+  return { x: { data: x, shape: [n, c, c, 3] }, y: { data: y, shape: [n, g, g, TARGET_CHANNELS] }, count: n };
+}
+
+export interface TrainDetectorOptions extends Partial<TrainingSetOptions> {
+  epochs: number;
+  batchSize?: number;
+  learningRate?: number;
+  config?: DetectorConfig;
+  /** Continue from these weights (fine-tuning) instead of a fresh initialisation. */
+  from?: tf.LayersModel;
+  onEpochEnd?: (record: EpochRecord) => void;
+}
+
+/** Trains the detector on crops of the given scenes; returns the model at crop size and the history. */
+export async function trainDetector(
+  scenes: Parameters<typeof buildTrainingSet>[0],
+  options: TrainDetectorOptions,
+): Promise<{ model: tf.LayersModel; history: History; crops: number; seconds: number }> {
+  const config = options.config ?? DEFAULT_DETECTOR;
+  const seed = options.seed ?? 0;
+  const set = buildTrainingSet(scenes, options);
+  const cropSize = options.cropSize ?? DEFAULT_TRAINING_SET.cropSize;
+  const model = options.from
+    ? resizeDetector(options.from, cropSize, config)
+    : buildDetector(cropSize, config, seed);
+  const t0 = performance.now();
+  const history = await fit(model, {
+    x: set.x,
+    y: set.y,
+    loss: detectionLoss(config),
+    epochs: options.epochs,
+    batchSize: options.batchSize ?? 32,
+    learningRate: options.learningRate ?? 2e-3,
+    seed,
+    progress: false,
+    onEpochEnd: options.onEpochEnd,
+  });
+  return { model, history, crops: set.count, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Runs a tfjs detector (built for the preprocessing input size) on preprocessed images. */
+export function predictHeads(
+  model: tf.LayersModel,
+  inputs: readonly Float32Array[],
+  inputSize: number,
+): Float32Array[] {
+  const per = inputSize * inputSize * 3;
+  const x = new Float32Array(inputs.length * per);
+  inputs.forEach((a, i) => x.set(a, i * per));
+  const out = predictArrays(model, { data: x, shape: [inputs.length, inputSize, inputSize, 3] }, 16);
+  const g = inputSize / STRIDE;
+  const each = g * g * HEAD_CHANNELS;
+  return inputs.map((_, i) => out.slice(i * each, (i + 1) * each));
+}

@@ -1,0 +1,91 @@
+/**
+ * Trains the one-stage detector on the generated world, exports it to ONNX, and evaluates it
+ * like the baseline: thresholds for the blur recall targets (faces 0.90, plates 0.95 at IoU 0.5)
+ * chosen on the validation split, metrics with bootstrap intervals on the test split.
+ * Writes fixtures/street-view-blurring/models/detector.onnx and reports/detector.json.
+ * Run (training is long: take the CPU lock):
+ *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-detector.ts [seed] [trainScenes] [epochs] [validation] [test] [resamples]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportToOnnx } from '@mlsd/onnx';
+import { initBackend } from '@mlsd/training';
+import { generateSplit, type Scene } from '../src/data.js';
+import { chooseThresholds, type EvaluatedImage, evaluateDetections, type Interval } from '../src/evaluate.js';
+import { DEFAULT_PREPROCESS, preprocessImage } from '../src/features.js';
+import { decodeDetections, predictHeads, resizeDetector, STRIDE, trainDetector } from '../src/model.js';
+
+const [seed, nTrain, epochs, nVal, nTest, resamples] = [42, 1500, 8, 200, 300, 200].map((d, i) =>
+  Number(process.argv[2 + i] ?? d),
+);
+await initBackend({ prefer: 'wasm' });
+const train = generateSplit(seed, 'train', nTrain);
+const cropSize = 96;
+const result = await trainDetector(train, {
+  epochs,
+  cropSize,
+  cropsPerScene: 2,
+  batchSize: 32,
+  seed,
+  onEpochEnd: (e) => console.log(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)} (${e.seconds.toFixed(1)} s)`),
+});
+console.log(
+  `trained on ${result.crops} crops of ${cropSize}x${cropSize} x ${epochs} epochs in ${result.seconds.toFixed(1)} s: ${((result.crops * epochs) / result.seconds).toFixed(1)} crops/s`,
+);
+const size = DEFAULT_PREPROCESS.inputSize;
+const detector = resizeDetector(result.model, size);
+const run = async (scenes: Scene[]): Promise<EvaluatedImage[]> => {
+  const pre = await Promise.all(scenes.map((s) => preprocessImage(s.image)));
+  const heads = predictHeads(
+    detector,
+    pre.map((p) => p.input),
+    size,
+  );
+  return scenes.map((s, i) => ({
+    id: s.id,
+    objects: s.objects,
+    detections: decodeDetections(heads[i], size / STRIDE, pre[i].geometry),
+  }));
+};
+const validation = await run(generateSplit(seed, 'validation', nVal));
+const test = await run(generateSplit(seed, 'test', nTest));
+const chosen = chooseThresholds(validation, { face: 0.9, plate: 0.95 });
+const report = evaluateDetections(test, {
+  thresholds: { face: chosen.face.threshold, plate: chosen.plate.threshold },
+  resamples,
+  seed,
+});
+const f = (v: Interval) => `${v.estimate.toFixed(3)} [${v.lower.toFixed(3)}, ${v.upper.toFixed(3)}]`;
+console.log('thresholds chosen on validation:', JSON.stringify(chosen));
+console.log(`mAP@[.5:.95] ${f(report.map)}; AP50 ${f(report.map50)}`);
+for (const c of ['face', 'plate'] as const) {
+  console.log(`${c}: AP ${f(report.perClass[c].ap)}; AP50 ${f(report.perClass[c].ap50)}`);
+  console.log(
+    `${c} recall@0.5 at threshold: all ${f(report.recall[c].all)}; small ${f(report.recall[c].small)}; medium ${f(report.recall[c].medium)}; large ${f(report.recall[c].large)}`,
+  );
+}
+console.log(
+  `precision at threshold: IoU .1 ${f(report.precision.iou10)}; .5 ${f(report.precision.iou50)}; .7 ${f(report.precision.iou70)}`,
+);
+const root = join(import.meta.dirname, '../../../fixtures/street-view-blurring');
+await mkdir(join(root, 'models'), { recursive: true });
+await mkdir(join(root, 'reports'), { recursive: true });
+await writeFile(
+  join(root, 'models/detector.onnx'),
+  exportToOnnx(detector, {
+    name: 'street-view-detector',
+    version: '1',
+    metrics: { map: report.map.estimate, map50: report.map50.estimate },
+    metadata: {
+      seed: String(seed),
+      inputSize: String(size),
+      stride: String(STRIDE),
+      thresholds: JSON.stringify(chosen),
+    },
+  }),
+);
+const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples].join(' ')}`;
+await writeFile(
+  join(root, 'reports/detector.json'),
+  `${JSON.stringify({ command, trainingSeconds: result.seconds, crops: result.crops, epochs: result.history.epochs, chosen, report }, null, 1)}\n`,
+);

@@ -40,7 +40,7 @@ describe('detector', () => {
         expect(b.length).toBe(a.length);
         b.forEach((d, j) => {
           expect(d.label).toBe(a[j].label);
-          d.box.forEach((v, m) => expect(Math.abs(v - a[j].box[m])).toBeLessThan(1e-3));
+          for (let m = 0; m < 4; m++) expect(Math.abs(d.box[m] - a[j].box[m])).toBeLessThan(1e-3);
         });
       }
     } finally {

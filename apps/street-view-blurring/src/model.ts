@@ -372,7 +372,7 @@ export function predictHeads(
 ): Float32Array[] {
   const per = inputSize * inputSize * 3;
   const x = new Float32Array(inputs.length * per);
-  inputs.forEach((a, i) => x.set(a, i * per));
+  for (let i = 0; i < inputs.length; i++) x.set(inputs[i], i * per);
   const out = predictArrays(model, { data: x, shape: [inputs.length, inputSize, inputSize, 3] }, 16);
   const g = inputSize / STRIDE;
   const each = g * g * HEAD_CHANNELS;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCocoDataset, parseCategoryMapping } from './coco.js';
+import { loadCocoDataset, parseCategoryMapping, prepareCocoImages } from './coco.js';
 import { generateScene } from './data.js';
 
 const root = join(import.meta.dirname, '../../../fixtures/street-view-blurring/coco-small');
@@ -73,5 +73,30 @@ describe('loadCocoDataset', () => {
     await expect(loadCocoDataset({ annotations, images, categories: 'car:plate' })).rejects.toThrow(
       /none of the file's categories/,
     );
+  });
+});
+
+describe('prepareCocoImages', () => {
+  it('letterboxes the kept images and maps their boxes into the input', async () => {
+    const ds = await loadCocoDataset({
+      annotations,
+      images,
+      categories: 'person_face:face,license_plate:plate',
+    });
+    const prepared = await prepareCocoImages(ds);
+    expect(prepared.issues).toEqual([]);
+    expect(prepared.images.map((p) => p.id)).toEqual([1, 2]);
+    const [a] = goodScenes();
+    const p = prepared.images[0];
+    // 128x128 into 256x256: exactly twice the size, no padding.
+    expect(p.geometry).toMatchObject({ scale: 2, padX: 0, padY: 0 });
+    expect(p.input.width).toBe(256);
+    expect(p.inputObjects).toEqual(
+      a.objects.map((o) => ({
+        label: o.label,
+        box: [o.box[0] * 2, o.box[1] * 2, o.box[2] * 2, o.box[3] * 2],
+      })),
+    );
+    expect(p.objects).toEqual(ds.images[0].objects);
   });
 });

@@ -12,7 +12,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { ObjectClass } from './data.js';
-import type { XywhBox } from './raster.js';
+import {
+  boxToInput,
+  DEFAULT_PREPROCESS,
+  decodeImage,
+  type Letterbox,
+  letterbox,
+  type PreprocessSpec,
+} from './features.js';
+import type { RgbImage, XywhBox } from './raster.js';
 
 /** COCO category name -> class. */
 export type CocoCategoryMapping = Readonly<Record<string, ObjectClass>>;
@@ -325,4 +333,46 @@ async function checkImageFile(r: CocoImageRecord, verify: 'decode' | 'header'): 
   } catch (err) {
     return `unreadable image ${r.file}: ${(err as Error).message}`;
   }
+}
+
+/** A COCO image decoded and letterboxed for the detector, with its boxes in both frames. */
+export interface PreparedCocoImage {
+  id: number | string;
+  /** The decoded letterboxed input (what training crops and detection read). */
+  input: RgbImage;
+  geometry: Letterbox;
+  /** Boxes in source pixels (evaluation compares detections mapped back to these). */
+  objects: { label: ObjectClass; box: XywhBox }[];
+  /** The same boxes in input pixels (training targets). */
+  inputObjects: { label: ObjectClass; box: XywhBox }[];
+}
+
+/**
+ * Decodes the kept images of a loaded COCO set through the shared preprocessing (features.ts) and
+ * maps their boxes into the detector input. Holds every image in memory: meant for fine-tuning
+ * sets of thousands of images, not millions. Images that fail to decode now (changed since
+ * loading) are returned as issues, not thrown.
+ */
+export async function prepareCocoImages(
+  dataset: CocoDataset,
+  spec: PreprocessSpec = DEFAULT_PREPROCESS,
+): Promise<{ images: PreparedCocoImage[]; issues: CocoIssue[] }> {
+  const images: PreparedCocoImage[] = [];
+  const issues: CocoIssue[] = [];
+  for (const r of dataset.images) {
+    try {
+      const source = await decodeImage(await readFile(r.file), spec);
+      const { image, geometry } = await letterbox(source, spec);
+      images.push({
+        id: r.id,
+        input: image,
+        geometry,
+        objects: r.objects,
+        inputObjects: r.objects.map((o) => ({ label: o.label, box: boxToInput(o.box, geometry) })),
+      });
+    } catch (err) {
+      issues.push({ kind: 'image', ref: `image ${r.id}`, reason: (err as Error).message });
+    }
+  }
+  return { images, issues };
 }

@@ -30,7 +30,9 @@ export {
   type CocoIssue,
   type LoadCocoOptions,
   loadCocoDataset,
+  type PreparedCocoImage,
   parseCategoryMapping,
+  prepareCocoImages,
 } from './coco.js';
 
 // 1. Types

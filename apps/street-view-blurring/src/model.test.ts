@@ -87,3 +87,48 @@ describe('encodeTargets / decodeDetections', () => {
     expect(() => decodeDetections(new Float32Array(10), 32)).toThrow(/32x32x6/);
   });
 });
+
+describe('buildTrainingSet', () => {
+  it('moves the boxes with the pixels under crops, flips and colour jitter', async () => {
+    const { buildTrainingSet } = await import('./model.js');
+    // Black scenes with one white rectangle labelled as a plate, at different places.
+    const scenes = [
+      [20, 30, 24, 10],
+      [150, 60, 40, 14],
+      [90, 200, 30, 12],
+    ].map((b) => {
+      const data = new Uint8Array(256 * 256 * 3);
+      for (let y = b[1]; y < b[1] + b[3]; y++)
+        data.fill(255, (y * 256 + b[0]) * 3, (y * 256 + b[0] + b[2]) * 3);
+      return {
+        image: { width: 256, height: 256, data },
+        objects: [{ box: b as XywhBox, label: 'plate' as const }],
+      };
+    });
+    const set = buildTrainingSet(scenes, { cropSize: 64, cropsPerScene: 8, objectCentred: 1, seed: 2 });
+    const g = 8;
+    let checked = 0;
+    for (let n = 0; n < set.count; n++) {
+      const t = set.y.data.subarray(
+        n * g * g * TARGET_CHANNELS,
+        (n + 1) * g * g * TARGET_CHANNELS,
+      ) as Float32Array;
+      const dets = decodeDetections(perfectHead(t, g), g);
+      const px = set.x.data.subarray(n * 64 * 64 * 3, (n + 1) * 64 * 64 * 3);
+      for (const d of dets) {
+        const [x, y, w, h] = d.box.map(Math.round);
+        // Bright means above 0.5: jitter moves the black background up a little, never that far.
+        let inside = 0;
+        for (let yy = y; yy < y + h; yy++)
+          for (let xx = x; xx < x + w; xx++) inside += px[(yy * 64 + xx) * 3] > 0.5 ? 1 : 0;
+        let total = 0;
+        for (let i = 0; i < px.length; i += 3) total += px[i] > 0.5 ? 1 : 0;
+        // All the bright pixels of the crop are inside the target box, and the box is bright.
+        expect(inside / total).toBeGreaterThan(0.9);
+        expect(inside / (w * h)).toBeGreaterThan(0.5);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(15);
+  });
+});

@@ -12,6 +12,7 @@ export {
 } from './baseline.js';
 export { type BlurOptions, type BlurTarget, blurRegion, blurRegions, DEFAULT_BLUR } from './blur.js';
 export * from './data.js';
+export { OnnxDetector } from './detector.js';
 export {
   chooseThresholds,
   type DetectionReport,

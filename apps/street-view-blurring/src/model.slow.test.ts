@@ -1,7 +1,8 @@
 import { exportToOnnx, OnnxModel } from '@mlsd/onnx';
 import { initBackend } from '@mlsd/training';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateScenes } from './data.js';
+import { generateScene, generateScenes } from './data.js';
+import { OnnxDetector } from './detector.js';
 import { preprocessImage } from './features.js';
 import {
   buildDetector,
@@ -45,6 +46,30 @@ describe('detector', () => {
       }
     } finally {
       await onnx.close();
+    }
+  });
+
+  it('serves through OnnxDetector with the boxes tfjs decodes, mapped to the source image', async () => {
+    const model = buildDetector(256, undefined, 6);
+    const scene = generateScene(8, 5, { width: 320, height: 200 });
+    const pre = await preprocessImage(scene.image);
+    const expected = decodeDetections(predictHeads(model, [pre.input], 256)[0], 32, pre.geometry, {
+      minScore: 0.005,
+    });
+    const detector = await OnnxDetector.load(exportToOnnx(model), { decode: { minScore: 0.005 } });
+    try {
+      const got = await detector.detect(scene.image);
+      expect(got.length).toBe(expected.length);
+      for (const d of got) {
+        expect(d.box[0] + d.box[2]).toBeLessThanOrEqual(320 + 1e-9);
+        expect(d.box[1] + d.box[3]).toBeLessThanOrEqual(200 + 1e-9);
+        const twin = expected.find(
+          (e) => e.label === d.label && e.box.every((v, m) => Math.abs(v - d.box[m]) < 1e-3),
+        );
+        expect(twin).toBeDefined();
+      }
+    } finally {
+      await detector.close();
     }
   });
 

@@ -2,7 +2,8 @@
  * Trains the one-stage detector on the generated world, exports it to ONNX, and evaluates it
  * like the baseline: thresholds for the blur recall targets (faces 0.90, plates 0.95 at IoU 0.5)
  * chosen on the validation split, metrics with bootstrap intervals on the test split.
- * Writes fixtures/street-view-blurring/models/detector.onnx and reports/detector.json.
+ * Writes fixtures/street-view-blurring/models/detector.onnx, the tfjs weights beside it
+ * (detector.weights.json/.bin, where fine-tuning starts) and reports/detector.json.
  * Run (training is long: take the CPU lock):
  *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-detector.ts [seed] [trainScenes] [epochs] [validation] [test] [resamples]
  */
@@ -13,7 +14,15 @@ import { initBackend } from '@mlsd/training';
 import { generateSplit, type Scene } from '../src/data.js';
 import { chooseThresholds, type EvaluatedImage, evaluateDetections, type Interval } from '../src/evaluate.js';
 import { DEFAULT_PREPROCESS, preprocessImage } from '../src/features.js';
-import { decodeDetections, predictHeads, resizeDetector, STRIDE, trainDetector } from '../src/model.js';
+import {
+  decodeDetections,
+  predictHeads,
+  resizeDetector,
+  STRIDE,
+  saveDetectorWeights,
+  trainDetector,
+  writeDetectorWeights,
+} from '../src/model.js';
 
 const [seed, nTrain, epochs, nVal, nTest, resamples] = [42, 1500, 8, 200, 300, 200].map((d, i) =>
   Number(process.argv[2 + i] ?? d),
@@ -84,6 +93,7 @@ await writeFile(
     },
   }),
 );
+await writeDetectorWeights(join(root, 'models/detector.weights'), saveDetectorWeights(result.model));
 const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples].join(' ')}`;
 await writeFile(
   join(root, 'reports/detector.json'),

@@ -1,16 +1,23 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exportToOnnx, OnnxModel } from '@mlsd/onnx';
 import { initBackend } from '@mlsd/training';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateScene, generateScenes } from './data.js';
 import { OnnxDetector } from './detector.js';
-import { preprocessImage } from './features.js';
+import { DEFAULT_PREPROCESS, preprocessImage } from './features.js';
 import {
   buildDetector,
   buildTrainingSet,
   decodeDetections,
   HEAD_CHANNELS,
+  loadDetectorWeights,
   predictHeads,
+  readDetectorWeights,
+  saveDetectorWeights,
   trainDetector,
+  writeDetectorWeights,
 } from './model.js';
 
 beforeAll(async () => {
@@ -93,5 +100,24 @@ describe('detector', () => {
     expect(losses[2]).toBeLessThan(losses[0] * 0.9);
     const b = await run();
     expect(b.history.epochs.map((e) => e.loss)).toEqual(losses);
+    // Saved weights rebuild the same network at another input size (fine-tuning starts there).
+    const saved = saveDetectorWeights(a.model);
+    const big = loadDetectorWeights(saved, 128);
+    const input = (await preprocessImage(scenes[0].image, { ...DEFAULT_PREPROCESS, inputSize: 128 })).input;
+    const direct = buildDetector(128);
+    direct.setWeights(a.model.getWeights());
+    expect(predictHeads(big, [input], 128)[0]).toEqual(predictHeads(direct, [input], 128)[0]);
+    expect(() => loadDetectorWeights({ ...saved, shapes: saved.shapes.slice(1) }, 128)).toThrow(
+      /weight shapes/,
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'svb-weights-'));
+    try {
+      await writeDetectorWeights(join(dir, 'w'), saved);
+      const back = await readDetectorWeights(join(dir, 'w'));
+      expect(back.shapes).toEqual(saved.shapes);
+      expect(Buffer.from(back.data.buffer).equals(Buffer.from(saved.data.buffer))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,7 @@
  *
  * The network is fully convolutional: it trains on crops and runs on the whole letterboxed image.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRng } from '@mlsd/core';
 import {
   type Annotated,
@@ -377,4 +378,74 @@ export function predictHeads(
   const g = inputSize / STRIDE;
   const each = g * g * HEAD_CHANNELS;
   return inputs.map((_, i) => out.slice(i * each, (i + 1) * each));
+}
+
+/** Saved weights of a detector: its config and every weight tensor, float32, in layer order. */
+export interface DetectorWeights {
+  config: DetectorConfig;
+  shapes: number[][];
+  /** The float32 values of all weights, concatenated. */
+  data: Float32Array;
+}
+
+/** The weights of a trained detector, to keep beside its ONNX export (fine-tuning starts from them). */
+export function saveDetectorWeights(
+  model: tf.LayersModel,
+  config: DetectorConfig = DEFAULT_DETECTOR,
+): DetectorWeights {
+  const weights = model.getWeights();
+  const shapes = weights.map((w) => [...w.shape]);
+  const total = weights.reduce((n, w) => n + w.size, 0);
+  const data = new Float32Array(total);
+  let o = 0;
+  for (const w of weights) {
+    data.set(w.dataSync() as Float32Array, o);
+    o += w.size;
+  }
+  return { config, shapes, data };
+}
+
+/** Rebuilds a detector for `inputSize` from saved weights. */
+export function loadDetectorWeights(saved: DetectorWeights, inputSize: number | null): tf.LayersModel {
+  const model = buildDetector(inputSize, saved.config);
+  const expected = model.getWeights().map((w) => w.shape.join('x'));
+  const got = saved.shapes.map((s) => s.join('x'));
+  if (expected.join(',') !== got.join(',')) {
+    throw new RangeError(`saved: expected weight shapes ${expected.join(', ')}, got ${got.join(', ')}`);
+  }
+  let o = 0;
+  const tensors = saved.shapes.map((s) => {
+    const n = s.reduce((p, d) => p * d, 1);
+    const t = tf.tensor(saved.data.subarray(o, o + n), s);
+    o += n;
+    return t;
+  });
+  if (o !== saved.data.length)
+    throw new RangeError(`saved.data: expected ${o} values, got ${saved.data.length}`);
+  model.setWeights(tensors);
+  for (const t of tensors) t.dispose();
+  return model;
+}
+
+/** Writes saved weights as `<path>.json` (config, shapes) and `<path>.bin` (float32 little-endian). */
+export async function writeDetectorWeights(path: string, saved: DetectorWeights): Promise<void> {
+  await writeFile(
+    `${path}.json`,
+    `${JSON.stringify({ config: saved.config, shapes: saved.shapes }, null, 1)}\n`,
+  );
+  await writeFile(
+    `${path}.bin`,
+    new Uint8Array(saved.data.buffer, saved.data.byteOffset, saved.data.byteLength),
+  );
+}
+
+/** Reads weights written by {@link writeDetectorWeights}. */
+export async function readDetectorWeights(path: string): Promise<DetectorWeights> {
+  const meta = JSON.parse(await readFile(`${path}.json`, 'utf8')) as Omit<DetectorWeights, 'data'>;
+  const bin = await readFile(`${path}.bin`);
+  if (bin.byteLength % 4 !== 0)
+    throw new RangeError(`${path}.bin: expected float32 data, got ${bin.byteLength} bytes`);
+  const data = new Float32Array(bin.byteLength / 4);
+  new Uint8Array(data.buffer).set(bin);
+  return { config: meta.config, shapes: meta.shapes, data };
 }

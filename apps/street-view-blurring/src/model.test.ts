@@ -89,7 +89,7 @@ describe('encodeTargets / decodeDetections', () => {
 });
 
 describe('buildTrainingSet', () => {
-  it('moves the boxes with the pixels under crops, flips and colour jitter', async () => {
+  it('moves the boxes with the pixels under crops, scaling, flips and colour jitter', async () => {
     const { buildTrainingSet } = await import('./model.js');
     // Black scenes with one white rectangle labelled as a plate, at different places.
     const scenes = [
@@ -116,7 +116,11 @@ describe('buildTrainingSet', () => {
       const dets = decodeDetections(perfectHead(t, g), g);
       const px = set.x.data.subarray(n * 64 * 64 * 3, (n + 1) * 64 * 64 * 3);
       for (const d of dets) {
-        const [x, y, w, h] = d.box.map(Math.round);
+        // Scale augmentation leaves fractional edges: take every pixel the box touches.
+        const x = Math.floor(d.box[0]);
+        const y = Math.floor(d.box[1]);
+        const w = Math.ceil(d.box[0] + d.box[2]) - x;
+        const h = Math.ceil(d.box[1] + d.box[3]) - y;
         // Bright means above 0.5: jitter moves the black background up a little, never that far.
         let inside = 0;
         for (let yy = y; yy < y + h; yy++)

@@ -21,6 +21,7 @@ import {
   flipHorizontal,
   type History,
   predictArrays,
+  resize,
 } from '@mlsd/training';
 import * as tf from '@tensorflow/tfjs';
 import { classWiseNms, type Detection } from './baseline.js';
@@ -247,8 +248,10 @@ export interface TrainingSetOptions {
   cropsPerScene: number;
   /** Share of crops placed around a random object rather than anywhere (default 0.7). */
   objectCentred: number;
-  /** Offline augmentation: horizontal flip and colour jitter (default true). */
+  /** Offline augmentation: scale, horizontal flip and colour jitter (default true). */
   augment: boolean;
+  /** Range of the scale factor (crop a region of cropSize / factor, resize it to cropSize; default [0.8, 1.25]). */
+  scaleRange: [number, number];
   seed: number;
 }
 
@@ -257,13 +260,14 @@ export const DEFAULT_TRAINING_SET: TrainingSetOptions = {
   cropsPerScene: 2,
   objectCentred: 0.7,
   augment: true,
+  scaleRange: [0.8, 1.25],
   seed: 0,
 };
 
 /**
  * Offline augmentation as the book chose it: the set is built once, before training. Each scene
  * gives `cropsPerScene` crops (most around an object, some anywhere, so look-alikes are seen as
- * negatives), flipped and colour-jittered with their boxes moved with the pixels (@mlsd/training's
+ * negatives), scaled, flipped and colour-jittered with their boxes moved with the pixels (@mlsd/training's
  * augmentations), and encoded as grid targets.
  */
 export function buildTrainingSet(
@@ -284,19 +288,23 @@ export function buildTrainingSet(
     const { width: W, height: H, data } = scene.image;
     if (W < c || H < c) throw new RangeError(`scenes: expected images of at least ${c}x${c}, got ${W}x${H}`);
     for (let r = 0; r < opts.cropsPerScene; r++) {
-      let x0 = rng.int(W - c + 1);
-      let y0 = rng.int(H - c + 1);
+      // The region cut from the scene; resized to the crop size below (scale augmentation).
+      const cs = opts.augment
+        ? Math.min(W, H, Math.max(8, Math.round(c / rng.uniform(opts.scaleRange[0], opts.scaleRange[1]))))
+        : c;
+      let x0 = rng.int(W - cs + 1);
+      let y0 = rng.int(H - cs + 1);
       if (scene.objects.length > 0 && rng.bernoulli(opts.objectCentred)) {
         const o = rng.choice(scene.objects);
         const cx = o.box[0] + o.box[2] / 2;
         const cy = o.box[1] + o.box[3] / 2;
-        x0 = Math.max(0, Math.min(W - c, Math.round(cx - rng.uniform(0.15, 0.85) * c)));
-        y0 = Math.max(0, Math.min(H - c, Math.round(cy - rng.uniform(0.15, 0.85) * c)));
+        x0 = Math.max(0, Math.min(W - cs, Math.round(cx - rng.uniform(0.15, 0.85) * cs)));
+        y0 = Math.max(0, Math.min(H - cs, Math.round(cy - rng.uniform(0.15, 0.85) * cs)));
       }
-      const pixels = new Float32Array(c * c * 3);
-      for (let yy = 0; yy < c; yy++) {
-        for (let xx = 0; xx < c * 3; xx++)
-          pixels[yy * c * 3 + xx] = data[((y0 + yy) * W + x0) * 3 + xx] / 255;
+      const pixels = new Float32Array(cs * cs * 3);
+      for (let yy = 0; yy < cs; yy++) {
+        for (let xx = 0; xx < cs * 3; xx++)
+          pixels[yy * cs * 3 + xx] = data[((y0 + yy) * W + x0) * 3 + xx] / 255;
       }
       // Keep an object when most of it is inside the crop; clip its box to the crop.
       const boxes: Box[] = [];
@@ -305,13 +313,14 @@ export function buildTrainingSet(
         const [bx, by, bw, bh] = o.box;
         const ix1 = Math.max(bx, x0);
         const iy1 = Math.max(by, y0);
-        const ix2 = Math.min(bx + bw, x0 + c);
-        const iy2 = Math.min(by + bh, y0 + c);
+        const ix2 = Math.min(bx + bw, x0 + cs);
+        const iy2 = Math.min(by + bh, y0 + cs);
         if (ix2 <= ix1 || iy2 <= iy1 || ((ix2 - ix1) * (iy2 - iy1)) / (bw * bh) < 0.5) continue;
         boxes.push([ix1 - x0, iy1 - y0, ix2 - x0, iy2 - y0]);
         labels.push(CLASSES.indexOf(o.label));
       }
-      let a: Annotated = { image: { data: pixels, height: c, width: c, channels: 3 }, boxes, labels };
+      let a: Annotated = { image: { data: pixels, height: cs, width: cs, channels: 3 }, boxes, labels };
+      if (cs !== c) a = resize(a, { height: c, width: c });
       if (opts.augment) {
         if (rng.bernoulli(0.5)) a = flipHorizontal(a);
         a = colorJitter(a, rng, { brightness: 0.25, contrast: 0.25, saturation: 0.25 });

@@ -290,7 +290,6 @@ function paintPanel(canvas: Canvas, frame: Frame, style: PanelStyle, owner: numb
     colour,
     owner,
   );
-  void heightPx;
 }
 
 function randomGlyphs(rng: Rng, n: number): number[][] {
@@ -380,7 +379,7 @@ class SceneBuilder {
   }
 
   build(): void {
-    const { rng, W, H } = this;
+    const { rng, H } = this;
     this.horizon = Math.round(H * rng.uniform(0.3, 0.48));
     this.facadeBottom = this.horizon + Math.round(H * rng.uniform(0.04, 0.1));
     this.curb = this.facadeBottom + Math.round(H * rng.uniform(0.08, 0.16));
@@ -401,7 +400,6 @@ class SceneBuilder {
     for (let i = 0; i < nSigns; i++) this.addStreetSign(street.fork(`s${i}`));
     this.actors.sort((a, b) => a.depth - b.depth);
     for (const a of this.actors) a.paint();
-    void W;
   }
 
   paintSky(rng: Rng): void {

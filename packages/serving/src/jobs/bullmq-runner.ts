@@ -178,10 +178,16 @@ export class BullMqJobRunner implements JobRunner {
     return (await this.toInfo(name, job as Job)) as JobInfo<D>;
   }
 
-  private async toInfo(name: string, job: Job): Promise<JobInfo> {
-    const raw = await job.getState();
+  private async toInfo(name: string, fetched: Job): Promise<JobInfo> {
+    const raw = await fetched.getState();
     const state: JobState =
       raw === 'completed' || raw === 'failed' || raw === 'active' || raw === 'delayed' ? raw : 'waiting';
+    // The job's fields were read before its state: it may have finished in between, leaving the
+    // result unread. A terminal state does not change again, so a second read is consistent.
+    const job =
+      state === 'completed' || state === 'failed'
+        ? (((await this.queue(name).getJob(fetched.id!)) as Job | undefined) ?? fetched)
+        : fetched;
     const data = job.data as { __key?: string };
     return {
       id: job.id!,

@@ -16,7 +16,16 @@ import {
   describe,
   type NumberArray,
 } from './check.js';
-import { normalCdf, normalQuantile, normalSf, studentTCdf, studentTQuantile, studentTSf } from './special.js';
+import {
+  logGamma,
+  normalCdf,
+  normalQuantile,
+  normalSf,
+  studentTCdf,
+  studentTQuantile,
+  studentTSf,
+  upperGamma,
+} from './special.js';
 
 /** Which way the alternative hypothesis points: treatment different from, greater than or less than control. */
 export type Alternative = 'two-sided' | 'greater' | 'less';
@@ -263,4 +272,4 @@ export function minimumSampleSize(options: SampleSizeOptions): number {
   return Math.ceil((num * num) / ((p2 - p1) * (p2 - p1)));
 }
 
-export { normalCdf, normalQuantile, studentTCdf, studentTQuantile };
+export { logGamma, normalCdf, normalQuantile, studentTCdf, studentTQuantile, upperGamma };

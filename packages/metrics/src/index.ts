@@ -86,6 +86,7 @@ export {
   confidenceIntervalMeanDifference,
   confidenceIntervalProportion,
   confidenceIntervalProportionDifference,
+  logGamma,
   minimumSampleSize,
   normalCdf,
   normalQuantile,
@@ -95,6 +96,7 @@ export {
   studentTQuantile,
   type TestResult,
   twoProportionZTest,
+  upperGamma,
   welchTTest,
 } from './experiments.js';
 export {

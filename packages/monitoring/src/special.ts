@@ -1,67 +1,15 @@
 /**
- * Special functions the drift tests need for their p-values: log-gamma, the regularized incomplete
- * gamma functions (chi-square and normal tails) and the Kolmogorov distributions. Written here
- * because @mlsd/metrics has no distribution functions and a statistics dependency for three
- * functions is not worth its weight.
+ * Special functions the drift tests need for their p-values: chi-square and normal tails (from the
+ * regularized incomplete gamma of @mlsd/metrics) and the Kolmogorov distributions.
  */
 
-const LANCZOS_G = 7;
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
+import { upperGamma } from '@mlsd/metrics';
 
-/** log Γ(x) for x > 0 (Lanczos approximation, relative error around 1e-15). */
-export function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
-  const xm = x - 1;
-  let a = LANCZOS[0];
-  const t = xm + LANCZOS_G + 0.5;
-  for (let i = 1; i < LANCZOS.length; i++) a += LANCZOS[i] / (xm + i);
-  return 0.5 * Math.log(2 * Math.PI) + (xm + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-const EPS = 1e-16;
-const TINY = 1e-300;
-
-/** Lower regularized gamma P(a, x) by its power series; converges fast for x < a + 1. */
-function gammaPSeries(a: number, x: number): number {
-  let sum = 1 / a;
-  let term = sum;
-  for (let n = 1; n < 10000; n++) {
-    term *= x / (a + n);
-    sum += term;
-    if (Math.abs(term) < Math.abs(sum) * EPS) break;
-  }
-  return sum * Math.exp(-x + a * Math.log(x) - logGamma(a));
-}
-
-/** Upper regularized gamma Q(a, x) by Lentz's continued fraction; converges fast for x >= a + 1. */
-function gammaQContinuedFraction(a: number, x: number): number {
-  let b = x + 1 - a;
-  let c = 1 / TINY;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < 10000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = b + an / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < EPS) break;
-  }
-  return Math.exp(-x + a * Math.log(x) - logGamma(a)) * h;
-}
-
-/** Upper regularized incomplete gamma Q(a, x) = Γ(a, x) / Γ(a). */
+/** Upper regularized incomplete gamma Q(a, x) = Γ(a, x) / Γ(a), from @mlsd/metrics (1 for x <= 0, 0 for x not finite). */
 export function gammaQ(a: number, x: number): number {
   if (x <= 0) return 1;
   if (!Number.isFinite(x)) return 0;
-  return x < a + 1 ? 1 - gammaPSeries(a, x) : gammaQContinuedFraction(a, x);
+  return upperGamma(a, x);
 }
 
 /** Survival function of the chi-square distribution with `df` degrees of freedom. */

@@ -257,7 +257,8 @@ export function impressionEvents(
 }
 
 /** Loads the world's static rows and event log into an offline store. */
-export function loadWorldIntoStore(world: AdWorld, store: OfflineStore): void {
+/** Static rows of the world's users and ads, each valid from day 0 or from when it appeared. */
+export function worldStaticRows(world: AdWorld): { user_profile: Row[]; ad_attributes: Row[] } {
   const users: Row[] = [];
   for (let u = 0; u < world.users.count; u++) {
     users.push({ ...userProfileRow(world, u), [EVENT_TS]: worldMs(Math.min(0, world.users.signupTs[u])) });
@@ -266,25 +267,42 @@ export function loadWorldIntoStore(world: AdWorld, store: OfflineStore): void {
   for (let a = 0; a < world.ads.count; a++) {
     ads.push({ ...adAttributesRow(world, a), [EVENT_TS]: worldMs(Math.min(0, world.ads.startTs[a])) });
   }
-  for (const [view, rows] of [
-    ['user_profile', users],
-    ['ad_attributes', ads],
-  ] as const) {
+  return { user_profile: users, ad_attributes: ads };
+}
+
+/**
+ * The counter events of the world's impressions (from `fromSeconds` on), grouped by counter.
+ * Events later than `untilMs` (clicks arriving after the log ends) are left out when it is given.
+ */
+export function worldCounterEvents(
+  world: AdWorld,
+  options: { fromSeconds?: number; untilMs?: number } = {},
+): Map<string, Row[]> {
+  const from = options.fromSeconds ?? Number.NEGATIVE_INFINITY;
+  const until = options.untilMs ?? Number.POSITIVE_INFINITY;
+  const byCounter = new Map<string, Row[]>();
+  for (let k = 0; k < world.impressions.count; k++) {
+    if (world.impressions.ts[k] < from) continue;
+    for (const { counter, event } of impressionEvents(world, k)) {
+      if ((event[EVENT_TS] as number) > until) continue;
+      const list = byCounter.get(counter);
+      if (list) list.push(event);
+      else byCounter.set(counter, [event]);
+    }
+  }
+  return byCounter;
+}
+
+/** Loads the world's static rows and its whole event log into an offline store. */
+export function loadWorldIntoStore(world: AdWorld, store: OfflineStore): void {
+  for (const [view, rows] of Object.entries(worldStaticRows(world))) {
     const report = store.ingest(view, rows);
     if (report.rejected.length)
       throw new Error(
         `${view}: ${report.rejected.length} rows rejected: ${JSON.stringify(report.rejected[0])}`,
       );
   }
-  const byCounter = new Map<string, Row[]>();
-  for (let k = 0; k < world.impressions.count; k++) {
-    for (const { counter, event } of impressionEvents(world, k)) {
-      const list = byCounter.get(counter);
-      if (list) list.push(event);
-      else byCounter.set(counter, [event]);
-    }
-  }
-  for (const [counter, events] of byCounter) {
+  for (const [counter, events] of worldCounterEvents(world)) {
     const report = store.ingestEvents(counter, events);
     if (report.rejected.length)
       throw new Error(

@@ -50,18 +50,25 @@ import {
 } from '@mlsd/serving';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { type AdWorld, DAY_SECONDS, DEFAULT_WORLD, generateAdWorld, SMALL_WORLD } from './data.js';
+import {
+  type AdWorld,
+  AGE_BUCKETS,
+  COUNTRIES,
+  DAY_SECONDS,
+  DEFAULT_WORLD,
+  generateAdWorld,
+  SMALL_WORLD,
+} from './data.js';
 import {
   ALL_VIEWS,
-  adAttributesRow,
   COUNTER_FEATURES,
   type COUNTERS,
   contextRow,
   encodeRows,
-  impressionEvents,
-  userProfileRow,
   WORLD_EPOCH_MS,
+  worldCounterEvents,
   worldMs,
+  worldStaticRows,
 } from './features.js';
 import { APP_ID, continualSplit, loadSpec, prepareData, type RetrainResult, retrain } from './pipeline.js';
 
@@ -172,35 +179,20 @@ function worldFromCard(card: Record<string, unknown> | undefined): AdWorld | und
 }
 
 async function loadCatalogue(world: AdWorld, store: OnlineStore): Promise<Catalogue> {
-  const users: Row[] = [];
-  for (let u = 0; u < world.users.count; u++)
-    users.push({ ...userProfileRow(world, u), [EVENT_TS]: worldMs(Math.min(0, world.users.signupTs[u])) });
-  const ads: Row[] = [];
-  for (let a = 0; a < world.ads.count; a++)
-    ads.push({ ...adAttributesRow(world, a), [EVENT_TS]: worldMs(Math.min(0, world.ads.startTs[a])) });
-  await store.write('user_profile', users);
-  await store.write('ad_attributes', ads);
+  const statics = worldStaticRows(world);
+  await store.write('user_profile', statics.user_profile);
+  await store.write('ad_attributes', statics.ad_attributes);
   // Replay the log's last 8 days into the counters: the longest window is 7 days, so a request
   // timed anywhere in the log's last day sees its counters complete.
   const end = world.options.days * DAY_SECONDS;
-  const byCounter = new Map<string, Row[]>();
-  const imp = world.impressions;
-  for (let k = 0; k < imp.count; k++) {
-    if (imp.ts[k] < end - 8 * DAY_SECONDS) continue;
-    for (const { counter, event } of impressionEvents(world, k)) {
-      if ((event[EVENT_TS] as number) > worldMs(end)) continue;
-      const list = byCounter.get(counter);
-      if (list) list.push(event);
-      else byCounter.set(counter, [event]);
-    }
-  }
-  for (const [counter, events] of byCounter) {
-    for (let s = 0; s < events.length; s += 20_000)
-      await store.recordEvents(counter, events.slice(s, s + 20_000));
+  const events = worldCounterEvents(world, { fromSeconds: end - 8 * DAY_SECONDS, untilMs: worldMs(end) });
+  for (const [counter, rows] of events) {
+    for (let s = 0; s < rows.length; s += 20_000)
+      await store.recordEvents(counter, rows.slice(s, s + 20_000));
   }
   const eligible = new Map<string, number[]>();
-  for (let c = 0; c < 12; c++) {
-    for (let age = 0; age < 6; age++) {
+  for (let c = 0; c < COUNTRIES.length; c++) {
+    for (let age = 0; age < AGE_BUCKETS.length; age++) {
       const list: number[] = [];
       for (let a = 0; a < world.ads.count; a++) {
         const campaign = world.campaigns[world.ads.campaign[a]];

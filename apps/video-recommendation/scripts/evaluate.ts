@@ -4,6 +4,7 @@
  *   npx tsx --conditions=@mlsd/source scripts/evaluate.ts --ratings path/u.data [--items path/u.item] [--threshold 4]
  */
 import { formatReport } from '@mlsd/core';
+import { initBackend } from '@mlsd/training';
 import { BASELINES } from '../src/baseline.js';
 import {
   DEFAULT_WORLD,
@@ -13,8 +14,10 @@ import {
   worldInteractions,
 } from '../src/data.js';
 import { compareRecommenders, type RecommenderSpec } from '../src/evaluate.js';
+import { movieLensSideInfo, type SideInfo, worldSideInfo } from '../src/features.js';
 import { MODELS } from '../src/mf.js';
 import { loadMovieLens } from '../src/movielens.js';
+import { modelSpecs } from '../src/pipeline.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -24,6 +27,7 @@ const opt = (name: string) => {
 const seed = Number(opt('seed') ?? 42);
 const t0 = performance.now();
 let table: InteractionTable;
+let side: SideInfo;
 if (opt('ratings')) {
   const data = await loadMovieLens({
     ratings: opt('ratings') as string,
@@ -33,14 +37,25 @@ if (opt('ratings')) {
   });
   for (const e of data.errors.slice(0, 5)) console.error(`skipped ${e.file}:${e.line}: ${e.reason}`);
   table = data.table;
+  side = movieLensSideInfo(data);
 } else {
   const world = generateVideoWorld({ ...(args.includes('--small') ? SMALL_WORLD : DEFAULT_WORLD), seed });
   table = worldInteractions(world);
+  side = worldSideInfo(world);
 }
+await initBackend({ prefer: 'wasm', log: () => {} });
 console.error(`data: ${table.name}, ${table.rows} rows, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const only = opt('only')?.split(',');
-const specs: RecommenderSpec[] = [...BASELINES, ...MODELS].filter((s) => !only || only.includes(s.id));
-const report = compareRecommenders(table, specs, {
+const epochs = opt('epochs') ? Number(opt('epochs')) : undefined;
+const models = modelSpecs(side, {
+  seed,
+  tower: { epochs },
+  log: (m) => console.error(m),
+});
+const specs: RecommenderSpec[] = [...BASELINES, ...MODELS, ...models].filter(
+  (s) => !only || only.includes(s.id),
+);
+const report = await compareRecommenders(table, specs, {
   maxUsers: Number(opt('users') ?? 5000),
   seed,
   onProgress: (m) => console.error(m),

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fitPopularity } from './baseline.js';
 import { generateVideoWorld, type InteractionTable, SMALL_WORLD, worldInteractions } from './data.js';
 import {
@@ -119,7 +119,7 @@ describe('ranking metrics over the catalogue', () => {
 
 describe('comparison on the small world', () => {
   const table = worldInteractions(generateVideoWorld({ ...SMALL_WORLD, seed: 11 }));
-  const report = compareRecommenders(
+  const reportPromise = compareRecommenders(
     table,
     [
       { id: 'popularity', title: 'Popularity', role: 'baseline', fit: (d) => fitPopularity(d) },
@@ -137,6 +137,10 @@ describe('comparison on the small world', () => {
     ],
     { resamples: 200 },
   );
+  let report: Awaited<typeof reportPromise>;
+  beforeAll(async () => {
+    report = await reportPromise;
+  });
   const metric = (id: string, m: string) => report.results.find((r) => r.implementation === id)?.metrics[m];
 
   it('puts the oracle above popularity and popularity above random on nDCG@10, with intervals', () => {

@@ -48,7 +48,8 @@ export interface RecommenderSpec {
   id: string;
   title: string;
   role: ImplementationResult['role'];
-  fit(data: TrainingData): Recommender;
+  /** May be asynchronous (models trained with tfjs). */
+  fit(data: TrainingData): Recommender | Promise<Recommender>;
 }
 
 export interface TemporalSplit {
@@ -447,11 +448,11 @@ export interface CompareOptions extends TemporalSplitOptions, TestSetOptions, In
  * Fits every implementation on the training period and evaluates it (and the oracle, when the table
  * has one) on the same test users. Returns the project's report format.
  */
-export function compareRecommenders(
+export async function compareRecommenders(
   table: InteractionTable,
   specs: readonly RecommenderSpec[],
   options: CompareOptions = {},
-): EvaluationReport {
+): Promise<EvaluationReport> {
   const split = temporalSplit(table, options);
   const test = buildTestSet(split, options);
   const results: ImplementationResult[] = [];
@@ -466,7 +467,7 @@ export function compareRecommenders(
   }
   for (const spec of all) {
     const t0 = performance.now();
-    const rec = spec.fit(split.train);
+    const rec = await spec.fit(split.train);
     const t1 = performance.now();
     const run = runRanking(rec, table, test);
     const t2 = performance.now();

@@ -119,11 +119,11 @@ describe('weighted loss and WALS', () => {
     for (let s = 1; s < model.losses.length; s++) expect(model.losses[s]).toBeLessThan(model.losses[s - 1]);
   });
 
-  it('repeats with a seed and beats popularity on nDCG@10 on the held-out future', () => {
+  it('repeats with a seed and beats popularity on nDCG@10 on the held-out future', async () => {
     const a = trainWals(world, { dim: 8, sweeps: 2, seed: 3 });
     const b = trainWals(world, { dim: 8, sweeps: 2, seed: 3 });
     expect(Array.from(a.userFactors.subarray(0, 16))).toEqual(Array.from(b.userFactors.subarray(0, 16)));
-    const report = compareRecommenders(
+    const report = await compareRecommenders(
       { ...world, oracle: undefined },
       [
         { id: 'popularity', title: '', role: 'baseline', fit: (d) => fitPopularity(d) },

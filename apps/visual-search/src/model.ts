@@ -332,7 +332,8 @@ export class OnnxEmbedder implements ImageEmbedder {
   readonly inputSize: number;
 
   private constructor(
-    private readonly session: OnnxModel,
+    /** The ONNX Runtime session (listed by the service on `/models`). */
+    readonly session: OnnxModel,
     readonly normalisation: Normalisation,
     dimension: number,
     name: string,

@@ -5,7 +5,8 @@
  * Writes fixtures/street-view-blurring/models/detector.onnx, the tfjs weights beside it
  * (detector.weights.json/.bin, where fine-tuning starts) and reports/detector.json.
  * Run (training is long: take the CPU lock):
- *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-detector.ts [seed] [trainScenes] [epochs] [validation] [test] [resamples]
+ *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-detector.ts [seed] [trainScenes] [epochs] [validation] [test] [resamples] [config] [outDir]
+ * config: `small` (default; the stride-4 level for small objects) or `single` (one stride-8 level).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,10 +16,12 @@ import { generateSplit, type Scene } from '../src/data.js';
 import { chooseThresholds, type EvaluatedImage, evaluateDetections, type Interval } from '../src/evaluate.js';
 import { DEFAULT_PREPROCESS, preprocessImage } from '../src/features.js';
 import {
+  DEFAULT_DETECTOR,
   decodeDetections,
+  headLevels,
   predictHeads,
   resizeDetector,
-  STRIDE,
+  SMALL_OBJECT_DETECTOR,
   saveDetectorWeights,
   trainDetector,
   writeDetectorWeights,
@@ -27,6 +30,9 @@ import {
 const [seed, nTrain, epochs, nVal, nTest, resamples] = [42, 1500, 8, 200, 300, 200].map((d, i) =>
   Number(process.argv[2 + i] ?? d),
 );
+const configName = process.argv[8] ?? 'small';
+const config = configName === 'single' ? DEFAULT_DETECTOR : SMALL_OBJECT_DETECTOR;
+const root = process.argv[9] ?? join(import.meta.dirname, '../../../fixtures/street-view-blurring');
 await initBackend({ prefer: 'wasm' });
 const train = generateSplit(seed, 'train', nTrain);
 const cropSize = 96;
@@ -36,13 +42,14 @@ const result = await trainDetector(train, {
   cropsPerScene: 2,
   batchSize: 32,
   seed,
+  config,
   onEpochEnd: (e) => console.log(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)} (${e.seconds.toFixed(1)} s)`),
 });
 console.log(
   `trained on ${result.crops} crops of ${cropSize}x${cropSize} x ${epochs} epochs in ${result.seconds.toFixed(1)} s: ${((result.crops * epochs) / result.seconds).toFixed(1)} crops/s`,
 );
 const size = DEFAULT_PREPROCESS.inputSize;
-const detector = resizeDetector(result.model, size);
+const detector = resizeDetector(result.model, size, config);
 const run = async (scenes: Scene[]): Promise<EvaluatedImage[]> => {
   const pre = await Promise.all(scenes.map((s) => preprocessImage(s.image)));
   const heads = predictHeads(
@@ -53,7 +60,7 @@ const run = async (scenes: Scene[]): Promise<EvaluatedImage[]> => {
   return scenes.map((s, i) => ({
     id: s.id,
     objects: s.objects,
-    detections: decodeDetections(heads[i], size / STRIDE, pre[i].geometry),
+    detections: decodeDetections(heads[i], headLevels(size, config), pre[i].geometry),
   }));
 };
 const validation = await run(generateSplit(seed, 'validation', nVal));
@@ -76,7 +83,6 @@ for (const c of ['face', 'plate'] as const) {
 console.log(
   `precision at threshold: IoU .1 ${f(report.precision.iou10)}; .5 ${f(report.precision.iou50)}; .7 ${f(report.precision.iou70)}`,
 );
-const root = join(import.meta.dirname, '../../../fixtures/street-view-blurring');
 await mkdir(join(root, 'models'), { recursive: true });
 await mkdir(join(root, 'reports'), { recursive: true });
 await writeFile(
@@ -88,13 +94,13 @@ await writeFile(
     metadata: {
       seed: String(seed),
       inputSize: String(size),
-      stride: String(STRIDE),
+      levels: JSON.stringify(headLevels(size, config)),
       thresholds: JSON.stringify(chosen),
     },
   }),
 );
-await writeDetectorWeights(join(root, 'models/detector.weights'), saveDetectorWeights(result.model));
-const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples].join(' ')}`;
+await writeDetectorWeights(join(root, 'models/detector.weights'), saveDetectorWeights(result.model, config));
+const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples, configName].join(' ')}`;
 await writeFile(
   join(root, 'reports/detector.json'),
   `${JSON.stringify({ command, trainingSeconds: result.seconds, crops: result.crops, epochs: result.history.epochs, chosen, report }, null, 1)}\n`,

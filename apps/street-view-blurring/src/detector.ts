@@ -5,8 +5,18 @@
  */
 import { OnnxModel } from '@mlsd/onnx';
 import type { Detection } from './baseline.js';
+import { CLASSES, type ObjectClass } from './data.js';
 import { DEFAULT_PREPROCESS, type PreprocessSpec, preprocessImage } from './features.js';
-import { DEFAULT_DECODE, type DecodeOptions, decodeDetections, HEAD_CHANNELS, STRIDE } from './model.js';
+import {
+  cellCount,
+  DEFAULT_DECODE,
+  type DecodeOptions,
+  decodeDetections,
+  HEAD_CHANNELS,
+  type HeadLevel,
+  headLevels,
+  SMALL_OBJECT_DETECTOR,
+} from './model.js';
 import type { RgbImage } from './raster.js';
 
 export class OnnxDetector {
@@ -34,16 +44,45 @@ export class OnnxDetector {
     const n = this.spec.inputSize;
     const result = await this.model.run({ image: { data: pre.input, dims: [1, n, n, 3] } });
     const out = Object.values(result)[0].data as Float32Array;
-    const grid = n / STRIDE;
-    if (out.length !== grid * grid * HEAD_CHANNELS) {
-      throw new RangeError(
-        `model output: expected ${grid}x${grid}x${HEAD_CHANNELS} values, got ${out.length}`,
-      );
+    return decodeDetections(out, levelsOf(out.length, n), pre.geometry, this.decode);
+  }
+
+  /**
+   * The blur thresholds chosen on validation when the model was trained (recall-first), from the
+   * model's metadata; the decoding floor for a model without them.
+   */
+  get thresholds(): Record<ObjectClass, number> {
+    const out = { face: this.decode.minScore, plate: this.decode.minScore };
+    const raw = this.model.metadata.thresholds;
+    if (!raw) return out;
+    const chosen = JSON.parse(raw) as Partial<Record<ObjectClass, { threshold?: number }>>;
+    for (const c of CLASSES) {
+      const t = chosen[c]?.threshold;
+      if (typeof t === 'number' && Number.isFinite(t)) out[c] = Math.max(this.decode.minScore, t);
     }
-    return decodeDetections(out, grid, pre.geometry, this.decode);
+    return out;
+  }
+
+  /** The model's metadata (name, version, metrics, thresholds...). */
+  get metadata(): Readonly<Record<string, string>> {
+    return this.model.metadata;
   }
 
   async close(): Promise<void> {
     await this.model.close();
   }
+}
+
+/**
+ * The head levels of an exported detector, from its output size: one stride-8 level, or the
+ * stride-4 level for small objects followed by the stride-8 level.
+ */
+export function levelsOf(outputLength: number, inputSize: number): HeadLevel[] {
+  const candidates = [headLevels(inputSize), headLevels(inputSize, SMALL_OBJECT_DETECTOR)];
+  const match = candidates.find((l) => cellCount(l) * HEAD_CHANNELS === outputLength);
+  if (!match) {
+    const expected = candidates.map((l) => cellCount(l) * HEAD_CHANNELS).join(' or ');
+    throw new RangeError(`model output: expected ${expected} values, got ${outputLength}`);
+  }
+  return match;
 }

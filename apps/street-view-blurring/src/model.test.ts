@@ -1,13 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { generateScene } from './data.js';
 import { letterboxGeometry } from './features.js';
-import { decodeDetections, encodeTargets, HEAD_CHANNELS, STRIDE, TARGET_CHANNELS } from './model.js';
+import {
+  decodeDetections,
+  encodeTargets,
+  HEAD_CHANNELS,
+  headLevels,
+  SMALL_OBJECT_DETECTOR,
+  STRIDE,
+  TARGET_CHANNELS,
+} from './model.js';
 import type { XywhBox } from './raster.js';
 
 /** A head output that says exactly what the targets say: a perfect network. */
-function perfectHead(targets: Float32Array, grid: number): Float32Array {
-  const out = new Float32Array(grid * grid * HEAD_CHANNELS);
-  for (let c = 0; c < grid * grid; c++) {
+function perfectHead(targets: Float32Array, grid: number, cells = grid * grid): Float32Array {
+  const out = new Float32Array(cells * HEAD_CHANNELS);
+  for (let c = 0; c < cells; c++) {
     const t = c * TARGET_CHANNELS;
     const o = c * HEAD_CHANNELS;
     out[o] = targets[t] ? 8 : -8;
@@ -84,7 +92,42 @@ describe('encodeTargets / decodeDetections', () => {
   });
 
   it('rejects an output of the wrong size', () => {
-    expect(() => decodeDetections(new Float32Array(10), 32)).toThrow(/32x32x6/);
+    expect(() => decodeDetections(new Float32Array(10), 32)).toThrow(/32x32 cells x 6 = 6144/);
+  });
+
+  it('puts small objects on the stride-4 level and large ones on the stride-8 level, and decodes both', () => {
+    const objects = [
+      { box: [10, 12, 6, 8] as XywhBox, label: 'face' as const }, // sqrt(48) < 16: stride 4
+      { box: [100, 200, 42, 12] as XywhBox, label: 'plate' as const }, // sqrt(504) > 16: stride 8
+      { box: [11, 13, 5, 5] as XywhBox, label: 'plate' as const }, // shares the stride-8 cell of the first, not its stride-4 cell
+    ];
+    const levels = headLevels(256, SMALL_OBJECT_DETECTOR);
+    expect(levels).toEqual([
+      { grid: 64, stride: 4 },
+      { grid: 32, stride: 8 },
+    ]);
+    const t = encodeTargets(objects, 256, SMALL_OBJECT_DETECTOR);
+    expect(t.length).toBe((64 * 64 + 32 * 32) * TARGET_CHANNELS);
+    // Face: centre (13, 16) -> stride-4 cell (3, 4), offsets 13/4 - 3.5 = -0.25, 16/4 - 4.5 = -0.5, log(6/4).
+    const k = (4 * 64 + 3) * TARGET_CHANNELS;
+    expect(Array.from(t.subarray(k, k + 7)).map((v) => +v.toFixed(5))).toEqual(
+      [1, 0, -0.25, -0.5, Math.log(6 / 4), Math.log(8 / 4), 1].map((v) => +v.toFixed(5)),
+    );
+    // Plate: centre (121, 206) -> stride-8 cell (15, 25), after the 64x64 cells of the first level.
+    const kp = (64 * 64 + 25 * 32 + 15) * TARGET_CHANNELS;
+    expect(t[kp + 1]).toBe(1);
+    expect(t[kp + 4]).toBeCloseTo(Math.log(42 / 8), 5);
+    let positives = 0;
+    for (let c = 0; c < t.length / TARGET_CHANNELS; c++) positives += t[c * TARGET_CHANNELS + 6];
+    expect(positives).toBe(3);
+    const cells = t.length / TARGET_CHANNELS;
+    const dets = decodeDetections(perfectHead(t, Math.sqrt(cells), cells), levels);
+    expect(dets).toHaveLength(3);
+    for (const o of objects) {
+      const d = dets.find((x) => x.label === o.label && Math.abs(x.box[0] - o.box[0]) < 1e-4);
+      expect(d?.box.map((v) => +v.toFixed(4))).toEqual(o.box);
+    }
+    expect(() => decodeDetections(new Float32Array(32 * 32 * 6), levels)).toThrow(/64x64 \+ 32x32 cells/);
   });
 });
 

@@ -40,6 +40,14 @@ export interface DetectorConfig {
   /** Filters of the backbone's convolutions, in order; a stride-2 convolution at the marked ones. */
   filters: number[];
   strides: number[];
+  /**
+   * A second head level at stride 4 for small objects (absent: one level at stride 8). It branches
+   * off the last backbone convolution at stride 4, adds its own 3x3 convolutions (`filters`) and a
+   * 1x1 head; objects whose geometric-mean side is below `maxSide` input pixels are its targets,
+   * the others stay with the stride-8 level. The output is then the two levels' cells, stride 4
+   * first, as one tensor of (cells x 6).
+   */
+  smallHead?: { filters: number[]; maxSide: number };
   /** Weight λ of the box loss. */
   boxWeight: number;
   /** Focal loss parameters. */
@@ -54,6 +62,33 @@ export const DEFAULT_DETECTOR: DetectorConfig = {
   gamma: 2,
   alpha: 0.75,
 };
+
+/** The detector with the stride-4 level for small objects (the committed model's configuration). */
+export const SMALL_OBJECT_DETECTOR: DetectorConfig = {
+  ...DEFAULT_DETECTOR,
+  smallHead: { filters: [32, 32], maxSide: 16 },
+};
+
+/** One output level of the head: a grid of cells, each `stride` input pixels wide. */
+export interface HeadLevel {
+  grid: number;
+  stride: number;
+}
+
+/** The output levels of a detector with `config` on square inputs of side `size`, in output order. */
+export function headLevels(size: number, config: DetectorConfig = DEFAULT_DETECTOR): HeadLevel[] {
+  const levels = config.smallHead ? [4, STRIDE] : [STRIDE];
+  return levels.map((stride) => {
+    const grid = size / stride;
+    if (!Number.isInteger(grid)) throw new RangeError(`size: expected a multiple of ${stride}, got ${size}`);
+    return { grid, stride };
+  });
+}
+
+/** Cells of all levels together. */
+export function cellCount(levels: readonly HeadLevel[]): number {
+  return levels.reduce((n, l) => n + l.grid * l.grid, 0);
+}
 
 /**
  * Builds the detector for square inputs of `inputSize` (a multiple of 8; any size works after
@@ -75,6 +110,8 @@ export function buildDetector(
     throw new RangeError(`config.strides: expected a total stride of ${STRIDE}, got ${total}`);
   const input = tf.input({ shape: [inputSize, inputSize, 3], name: 'image' });
   let x: tf.SymbolicTensor = input;
+  let atStride4: tf.SymbolicTensor | undefined;
+  let stride = 1;
   config.filters.forEach((f, i) => {
     x = tf.layers
       .conv2d({
@@ -87,26 +124,62 @@ export function buildDetector(
         name: `conv${i + 1}`,
       })
       .apply(x) as tf.SymbolicTensor;
+    stride *= config.strides[i];
+    if (stride === 4) atStride4 = x;
   });
   // The class logits start at a 1 % prior (RetinaNet's initialisation) so the focal loss starts sane.
   const prior = -Math.log((1 - 0.01) / 0.01);
-  const head = tf.layers
-    .conv2d({
-      filters: HEAD_CHANNELS,
-      kernelSize: 1,
-      padding: 'same',
-      kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: seed + 100 }),
-      biasInitializer: tf.initializers.constant({ value: 0 }),
-      name: 'head',
-    })
-    .apply(x) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: head, name: 'street_view_detector' });
-  const headLayer = model.getLayer('head');
-  const [kernel, bias] = headLayer.getWeights();
-  const b = bias.arraySync() as number[];
-  b[0] = prior;
-  b[1] = prior;
-  headLayer.setWeights([kernel, tf.tensor1d(b)]);
+  const headOf = (from: tf.SymbolicTensor, name: string, s: number) =>
+    tf.layers
+      .conv2d({
+        filters: HEAD_CHANNELS,
+        kernelSize: 1,
+        padding: 'same',
+        kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: seed + s }),
+        biasInitializer: tf.initializers.constant({ value: 0 }),
+        name,
+      })
+      .apply(from) as tf.SymbolicTensor;
+  let output = headOf(x, 'head', 100);
+  const heads = ['head'];
+  if (config.smallHead) {
+    if (!atStride4) throw new RangeError('config.smallHead: the backbone has no layer at stride 4');
+    if (inputSize === null)
+      throw new RangeError('inputSize: a detector with smallHead needs a fixed input size');
+    let y = atStride4;
+    config.smallHead.filters.forEach((f, i) => {
+      y = tf.layers
+        .conv2d({
+          filters: f,
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: tf.initializers.heNormal({ seed: seed + 50 + i }),
+          name: `small${i + 1}`,
+        })
+        .apply(y) as tf.SymbolicTensor;
+    });
+    const small = headOf(y, 'head_small', 101);
+    heads.push('head_small');
+    const [l4, l8] = headLevels(inputSize, config);
+    const flat = (t: tf.SymbolicTensor, cells: number, name: string) =>
+      tf.layers.reshape({ targetShape: [cells, HEAD_CHANNELS], name }).apply(t) as tf.SymbolicTensor;
+    output = tf.layers
+      .concatenate({ axis: 1, name: 'levels' })
+      .apply([
+        flat(small, l4.grid * l4.grid, 'flat_small'),
+        flat(output, l8.grid * l8.grid, 'flat'),
+      ]) as tf.SymbolicTensor;
+  }
+  const model = tf.model({ inputs: input, outputs: output, name: 'street_view_detector' });
+  for (const name of heads) {
+    const headLayer = model.getLayer(name);
+    const [kernel, bias] = headLayer.getWeights();
+    const b = bias.arraySync() as number[];
+    b[0] = prior;
+    b[1] = prior;
+    headLayer.setWeights([kernel, tf.tensor1d(b)]);
+  }
   return model;
 }
 
@@ -122,32 +195,43 @@ export function resizeDetector(
 }
 
 /**
- * Training targets of one square input of side `size` (in input pixels): per cell, class
- * indicators, box encoding and the mask of responsible cells. When two objects share a cell, the
- * smaller one wins (small objects are the ones a coarse grid loses).
+ * Training targets of one square input of side `size` (in input pixels): per cell of every head
+ * level, class indicators, box encoding and the mask of responsible cells. An object goes to the
+ * stride-4 level when the config has one and the object is small, else to the stride-8 level. When
+ * two objects share a cell, the smaller one wins (small objects are the ones a coarse grid loses).
  */
 export function encodeTargets(
   objects: readonly { box: XywhBox; label: ObjectClass }[],
   size: number,
+  config: DetectorConfig = DEFAULT_DETECTOR,
 ): Float32Array {
-  const g = size / STRIDE;
-  if (!Number.isInteger(g)) throw new RangeError(`size: expected a multiple of ${STRIDE}, got ${size}`);
-  const out = new Float32Array(g * g * TARGET_CHANNELS);
+  if (!Number.isInteger(size / STRIDE))
+    throw new RangeError(`size: expected a multiple of ${STRIDE}, got ${size}`);
+  const levels = headLevels(size, config);
+  const offsets: number[] = [];
+  let cells = 0;
+  for (const l of levels) {
+    offsets.push(cells);
+    cells += l.grid * l.grid;
+  }
+  const out = new Float32Array(cells * TARGET_CHANNELS);
   const sorted = [...objects].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
   for (const o of sorted) {
     const [x, y, w, h] = o.box;
     if (w <= 0 || h <= 0) continue;
-    const cx = (x + w / 2) / STRIDE;
-    const cy = (y + h / 2) / STRIDE;
+    const li = config.smallHead && Math.sqrt(w * h) < config.smallHead.maxSide ? 0 : levels.length - 1;
+    const { grid: g, stride } = levels[li];
+    const cx = (x + w / 2) / stride;
+    const cy = (y + h / 2) / stride;
     const i = Math.floor(cx);
     const j = Math.floor(cy);
     if (i < 0 || j < 0 || i >= g || j >= g) continue;
-    const k = (j * g + i) * TARGET_CHANNELS;
+    const k = (offsets[li] + j * g + i) * TARGET_CHANNELS;
     out[k + CLASSES.indexOf(o.label)] = 1;
     out[k + 2] = cx - (i + 0.5);
     out[k + 3] = cy - (j + 0.5);
-    out[k + 4] = Math.log(w / STRIDE);
-    out[k + 5] = Math.log(h / STRIDE);
+    out[k + 4] = Math.log(w / stride);
+    out[k + 5] = Math.log(h / stride);
     out[k + 6] = 1;
   }
   return out;
@@ -201,40 +285,48 @@ export interface DecodeOptions {
 export const DEFAULT_DECODE: DecodeOptions = { minScore: 0.05, nmsIou: 0.45, maxDetections: 300 };
 
 /**
- * Decodes one image's head output (grid x grid x 6, channels last, logits and box encodings) into
- * scored boxes in input pixels, or in source pixels when the letterbox geometry is given, after
- * class-wise NMS.
+ * Decodes one image's head output (cells x 6, channels last, logits and box encodings; a single
+ * level is a grid x grid x 6 map) into scored boxes in input pixels, or in source pixels when the
+ * letterbox geometry is given, after class-wise NMS. `levels` is the grid side of a single
+ * stride-8 level, or the levels of {@link headLevels} in output order.
  */
 export function decodeDetections(
   output: Float32Array,
-  grid: number,
+  levels: number | readonly HeadLevel[],
   geometry?: Letterbox,
   options: Partial<DecodeOptions> = {},
 ): Detection[] {
   const opts = { ...DEFAULT_DECODE, ...options };
-  if (output.length !== grid * grid * HEAD_CHANNELS) {
+  const list = typeof levels === 'number' ? [{ grid: levels, stride: STRIDE }] : levels;
+  const cells = cellCount(list);
+  if (output.length !== cells * HEAD_CHANNELS) {
+    const what = list.map((l) => `${l.grid}x${l.grid}`).join(' + ');
     throw new RangeError(
-      `output: expected ${grid}x${grid}x${HEAD_CHANNELS} = ${grid * grid * HEAD_CHANNELS} values, got ${output.length}`,
+      `output: expected ${what} cells x ${HEAD_CHANNELS} = ${cells * HEAD_CHANNELS} values, got ${output.length}`,
     );
   }
   const dets: Detection[] = [];
-  for (let j = 0; j < grid; j++) {
-    for (let i = 0; i < grid; i++) {
-      const k = (j * grid + i) * HEAD_CHANNELS;
-      for (let c = 0; c < CLASSES.length; c++) {
-        const score = 1 / (1 + Math.exp(-output[k + c]));
-        if (score < opts.minScore) continue;
-        // Clamp the log sizes: an untrained head must not produce infinite boxes.
-        const w = STRIDE * Math.exp(Math.min(6, Math.max(-4, output[k + 4])));
-        const h = STRIDE * Math.exp(Math.min(6, Math.max(-4, output[k + 5])));
-        const cx = (i + 0.5 + output[k + 2]) * STRIDE;
-        const cy = (j + 0.5 + output[k + 3]) * STRIDE;
-        let box: XywhBox = [cx - w / 2, cy - h / 2, w, h];
-        if (geometry) box = boxToSource(box, geometry);
-        if (box[2] <= 0 || box[3] <= 0) continue;
-        dets.push({ box, label: CLASSES[c], score });
+  let base = 0;
+  for (const { grid, stride } of list) {
+    for (let j = 0; j < grid; j++) {
+      for (let i = 0; i < grid; i++) {
+        const k = (base + j * grid + i) * HEAD_CHANNELS;
+        for (let c = 0; c < CLASSES.length; c++) {
+          const score = 1 / (1 + Math.exp(-output[k + c]));
+          if (score < opts.minScore) continue;
+          // Clamp the log sizes: an untrained head must not produce infinite boxes.
+          const w = stride * Math.exp(Math.min(6, Math.max(-4, output[k + 4])));
+          const h = stride * Math.exp(Math.min(6, Math.max(-4, output[k + 5])));
+          const cx = (i + 0.5 + output[k + 2]) * stride;
+          const cy = (j + 0.5 + output[k + 3]) * stride;
+          let box: XywhBox = [cx - w / 2, cy - h / 2, w, h];
+          if (geometry) box = boxToSource(box, geometry);
+          if (box[2] <= 0 || box[3] <= 0) continue;
+          dets.push({ box, label: CLASSES[c], score });
+        }
       }
     }
+    base += grid * grid;
   }
   return classWiseNms(dets, opts.nmsIou).slice(0, opts.maxDetections);
 }
@@ -273,6 +365,7 @@ export const DEFAULT_TRAINING_SET: TrainingSetOptions = {
 export function buildTrainingSet(
   scenes: readonly { image: RgbImage; objects: readonly { box: XywhBox; label: ObjectClass }[] }[],
   options: Partial<TrainingSetOptions> = {},
+  config: DetectorConfig = DEFAULT_DETECTOR,
 ): { x: ArrayData; y: ArrayData; count: number } {
   const opts = { ...DEFAULT_TRAINING_SET, ...options };
   const c = opts.cropSize;
@@ -281,8 +374,9 @@ export function buildTrainingSet(
   const rng = createRng(opts.seed).fork('training-set');
   const n = scenes.length * opts.cropsPerScene;
   const g = c / STRIDE;
+  const cells = cellCount(headLevels(c, config));
   const x = new Float32Array(n * c * c * 3);
-  const y = new Float32Array(n * g * g * TARGET_CHANNELS);
+  const y = new Float32Array(n * cells * TARGET_CHANNELS);
   let k = 0;
   for (const scene of scenes) {
     const { width: W, height: H, data } = scene.image;
@@ -330,11 +424,12 @@ export function buildTrainingSet(
         box: [b[0], b[1], b[2] - b[0], b[3] - b[1]] as XywhBox,
         label: CLASSES[(a.labels ?? labels)[i]],
       }));
-      y.set(encodeTargets(objects, c), k * g * g * TARGET_CHANNELS);
+      y.set(encodeTargets(objects, c, config), k * cells * TARGET_CHANNELS);
       k++;
     }
   }
-  return { x: { data: x, shape: [n, c, c, 3] }, y: { data: y, shape: [n, g, g, TARGET_CHANNELS] }, count: n };
+  const yShape = config.smallHead ? [n, cells, TARGET_CHANNELS] : [n, g, g, TARGET_CHANNELS];
+  return { x: { data: x, shape: [n, c, c, 3] }, y: { data: y, shape: yShape }, count: n };
 }
 
 export interface TrainDetectorOptions extends Partial<TrainingSetOptions> {
@@ -354,7 +449,7 @@ export async function trainDetector(
 ): Promise<{ model: tf.LayersModel; history: History; crops: number; seconds: number }> {
   const config = options.config ?? DEFAULT_DETECTOR;
   const seed = options.seed ?? 0;
-  const set = buildTrainingSet(scenes, options);
+  const set = buildTrainingSet(scenes, options, config);
   const cropSize = options.cropSize ?? DEFAULT_TRAINING_SET.cropSize;
   const model = options.from
     ? resizeDetector(options.from, cropSize, config)
@@ -384,8 +479,7 @@ export function predictHeads(
   const x = new Float32Array(inputs.length * per);
   for (let i = 0; i < inputs.length; i++) x.set(inputs[i], i * per);
   const out = predictArrays(model, { data: x, shape: [inputs.length, inputSize, inputSize, 3] }, 16);
-  const g = inputSize / STRIDE;
-  const each = g * g * HEAD_CHANNELS;
+  const each = out.length / Math.max(1, inputs.length);
   return inputs.map((_, i) => out.slice(i * each, (i + 1) * each));
 }
 

@@ -12,9 +12,11 @@ import {
   buildTrainingSet,
   decodeDetections,
   HEAD_CHANNELS,
+  headLevels,
   loadDetectorWeights,
   predictHeads,
   readDetectorWeights,
+  SMALL_OBJECT_DETECTOR,
   saveDetectorWeights,
   trainDetector,
   writeDetectorWeights,
@@ -78,6 +80,46 @@ describe('detector', () => {
     } finally {
       await detector.close();
     }
+  });
+
+  it('exports the two-level detector (stride 4 and 8) with the same outputs, decoded the same through OnnxDetector', async () => {
+    const model = buildDetector(256, SMALL_OBJECT_DETECTOR, 7);
+    const levels = headLevels(256, SMALL_OBJECT_DETECTOR);
+    const scene = generateScene(8, 6, { width: 300, height: 220 });
+    const pre = await preprocessImage(scene.image);
+    const tfOut = predictHeads(model, [pre.input], 256)[0];
+    expect(tfOut.length).toBe((64 * 64 + 32 * 32) * HEAD_CHANNELS);
+    const bytes = exportToOnnx(model, { name: 'street-view-detector' });
+    const onnx = await OnnxModel.load(bytes);
+    try {
+      const res = await onnx.run({ image: { data: pre.input, dims: [1, 256, 256, 3] } });
+      const out = Object.values(res)[0].data as Float32Array;
+      let maxDiff = 0;
+      for (let k = 0; k < out.length; k++) maxDiff = Math.max(maxDiff, Math.abs(out[k] - tfOut[k]));
+      expect(out.length).toBe(tfOut.length);
+      expect(maxDiff).toBeLessThan(1e-4);
+    } finally {
+      await onnx.close();
+    }
+    const expected = decodeDetections(tfOut, levels, pre.geometry, { minScore: 0.005 });
+    const detector = await OnnxDetector.load(bytes, { decode: { minScore: 0.005 } });
+    try {
+      const got = await detector.detect(scene.image);
+      expect(got.length).toBe(expected.length);
+      expect(got.length).toBeGreaterThan(0);
+      for (const d of got) {
+        const twin = expected.find(
+          (e) => e.label === d.label && e.box.every((v, m) => Math.abs(v - d.box[m]) < 1e-3),
+        );
+        expect(twin).toBeDefined();
+      }
+    } finally {
+      await detector.close();
+    }
+    // Saved weights of the two-level detector rebuild it at the training crop size.
+    const saved = saveDetectorWeights(model, SMALL_OBJECT_DETECTOR);
+    const crop = loadDetectorWeights(saved, 96);
+    expect(crop.outputs[0].shape).toEqual([null, 12 * 12 + 24 * 24, HEAD_CHANNELS]);
   });
 
   it('builds flipped, jittered crops whose targets follow the objects', () => {

@@ -12,7 +12,9 @@
  *  - for the approximate index, its recall@10 against exact search (the share of the exact top 10
  *    it also returns).
  */
-import type { EvaluationReport, ImplementationResult, MetricValue } from '@mlsd/core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type EvaluationReport, type ImplementationResult, type MetricValue, randomSplit } from '@mlsd/core';
 import {
   averagePrecisionAtK,
   bootstrapInterval,
@@ -28,8 +30,9 @@ import {
   type SearchHit,
   type VectorIndex,
 } from '@mlsd/vector-index';
-import type { ImageEmbedder } from './baseline.js';
+import { ColourHistogramEmbedder, DownsampledPixelEmbedder, type ImageEmbedder } from './baseline.js';
 import type { ImageCollection } from './data.js';
+import { OnnxEmbedder } from './model.js';
 
 // 1. Bootstrap
 
@@ -429,4 +432,83 @@ export function toReport(
     createdAt: new Date().toISOString(),
     notes: extra.notes,
   };
+}
+
+// 6. One call for `mlsd eval`
+
+export interface EvaluationRunOptions {
+  /** Folder with the exported encoder (`encoder.onnx`, `encoder.json`); the CNN is skipped without it. */
+  modelDir?: string;
+  /** Query images (taken from the test split). */
+  queries: number;
+  seed: number;
+  /** Bootstrap resamples (at least 10). */
+  bootstrap: number;
+  /** Only these implementation ids (`colour-histogram`, `downsampled-pixels`, `cnn-contrastive`). */
+  implementations?: string[];
+  /** Stratify the split by label (users' labelled data). */
+  stratify?: boolean;
+  onEmbedder?: (name: string) => void;
+}
+
+/**
+ * The README's evaluation: both baselines and the exported CNN on the same test queries against the
+ * whole collection, exact and HNSW side by side.
+ */
+export async function evaluateAll(
+  collection: ImageCollection,
+  options: EvaluationRunOptions,
+): Promise<EvaluationReport> {
+  const labels = Int32Array.from({ length: collection.count }, (_, i) => collection.label(i));
+  const split = randomSplit(collection.count, {
+    seed: options.seed,
+    ...(options.stratify ? { stratify: labels } : {}),
+  });
+  // A data set too small for a test split is queried image by image (each left out of its own results).
+  const pool =
+    split.test.length > 0 ? split.test : Int32Array.from({ length: collection.count }, (_, i) => i);
+  const queries = pool.subarray(0, Math.min(options.queries, pool.length));
+  const wanted = (id: string) => !options.implementations || options.implementations.includes(id);
+  const embedders: Array<[ImageEmbedder, 'baseline' | 'chosen', () => Promise<void>]> = [];
+  if (wanted('colour-histogram'))
+    embedders.push([new ColourHistogramEmbedder(collection.size), 'baseline', async () => {}]);
+  if (wanted('downsampled-pixels'))
+    embedders.push([
+      DownsampledPixelEmbedder.fit(collection, split.train.subarray(0, 2000)),
+      'baseline',
+      async () => {},
+    ]);
+  if (options.modelDir && wanted('cnn-contrastive')) {
+    const spec = JSON.parse(readFileSync(join(options.modelDir, 'encoder.json'), 'utf8'));
+    const cnn = await OnnxEmbedder.load(join(options.modelDir, 'encoder.onnx'), spec.normalisation);
+    if (cnn.inputSize !== collection.size)
+      throw new RangeError(
+        `model: the encoder takes ${cnn.inputSize}-pixel images, the data set has ${collection.size}`,
+      );
+    embedders.push([cnn, 'chosen', () => cnn.close()]);
+  }
+  const evaluations = [];
+  for (const [embedder, role, close] of embedders) {
+    options.onEmbedder?.(embedder.name);
+    try {
+      evaluations.push({
+        ...(await evaluateEmbedder(collection, embedder, {
+          queries,
+          bootstrap: { samples: Math.max(10, options.bootstrap) },
+        })),
+        role,
+      });
+    } finally {
+      await close();
+    }
+  }
+  const relevant = evaluations[0]?.meanRelevantPerQuery ?? 0;
+  return toReport(collection, evaluations, {
+    split: `${split.test.length > 0 ? 'test' : 'all'} (${queries.length} queries against all ${collection.count} images)`,
+    seed: options.seed,
+    notes: [
+      `bootstrap: ${Math.max(10, options.bootstrap)} resamples of the queries, 95 % percentile interval`,
+      `oracle: ranking by the true relevance scores nDCG@10 = 1 (ideal DCG over the whole collection); ${relevant.toFixed(1)} relevant images per query on average`,
+    ],
+  });
 }

@@ -36,11 +36,23 @@ import {
   cropRgb,
   type DecodeOptions,
   decodeImage,
+  fitNormalisation,
   type Normalisation,
   type RgbImage,
   resizeRgb,
 } from './features.js';
-import { type EncoderConfig, OnnxEmbedder } from './model.js';
+import {
+  buildEncoder,
+  type ContrastiveOptions,
+  type ContrastiveResult,
+  DEFAULT_AUGMENT,
+  DEFAULT_ENCODER,
+  type EncoderConfig,
+  exportEncoder,
+  initTraining,
+  OnnxEmbedder,
+  trainContrastive,
+} from './model.js';
 
 export const APP_ID = 'visual-search';
 
@@ -501,4 +513,77 @@ export async function addToIndex(index: SwappableIndex, id: string, vector: Floa
   if (report.added === 1) return;
   if (index.has(id)) return;
   throw new RangeError(`index: ${id} was not added (${report.rejected.map((r) => r.reason).join('; ')})`);
+}
+
+// 5. Training run (mlsd train) ---------------------------------------------------------------------
+
+export interface TrainRunOptions {
+  /** Images to train on (the training split). */
+  trainIndices: ArrayLike<number>;
+  seed: number;
+  /** Passes over the training images. */
+  epochs: number;
+  /** Stop after this many seconds (the last step completes). */
+  maxSeconds: number;
+  batchSize: number;
+  temperature?: number;
+  learningRate?: number;
+  /** Writes `encoder.onnx` and `encoder.json` here. */
+  outDir: string;
+  onStep?: ContrastiveOptions['onStep'];
+  /** Extra fields for the training record (data set description, machine). */
+  record?: Record<string, unknown>;
+}
+
+/**
+ * Trains the contrastive encoder on a collection, exports it to ONNX and writes it with its
+ * normalisation and training record: what `mlsd train visual-search` runs, on the generated
+ * catalogue or a user's images.
+ */
+export async function trainAndExport(
+  collection: ImageCollection,
+  options: TrainRunOptions,
+): Promise<{ spec: EncoderSpec; result: ContrastiveResult; onnxPath: string }> {
+  const backend = await initTraining();
+  const normalisation = fitNormalisation(collection, options.trainIndices);
+  const config: EncoderConfig = { ...DEFAULT_ENCODER, inputSize: collection.size };
+  const model = buildEncoder(config, options.seed);
+  const temperature = options.temperature ?? 0.1;
+  const learningRate = options.learningRate ?? 2e-3;
+  try {
+    const result = await trainContrastive(model, collection, options.trainIndices, normalisation, {
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      temperature,
+      learningRate,
+      maxSeconds: options.maxSeconds,
+      seed: options.seed,
+      onStep: options.onStep,
+    });
+    await mkdir(options.outDir, { recursive: true });
+    const onnxPath = join(options.outDir, 'encoder.onnx');
+    await writeFile(onnxPath, exportEncoder(model));
+    const spec: EncoderSpec = {
+      encoder: config,
+      normalisation,
+      training: {
+        ...options.record,
+        trainImages: options.trainIndices.length,
+        epochsRequested: options.epochs,
+        epochLosses: result.epochLosses,
+        steps: result.steps,
+        batchSize: options.batchSize,
+        temperature,
+        learningRate,
+        augment: DEFAULT_AUGMENT,
+        imagesPerSecond: result.imagesPerSecond,
+        seconds: result.seconds,
+        backend,
+      },
+    };
+    await writeFile(join(options.outDir, 'encoder.json'), `${JSON.stringify(spec, null, 2)}\n`);
+    return { spec, result, onnxPath };
+  } finally {
+    model.dispose();
+  }
 }

@@ -62,6 +62,8 @@ import {
 const ConfigSchema = z.object({
   REDIS_URL: z.string().url().optional(),
   MLSD_API_KEY: z.string().min(8).optional(),
+  /** Size of the generated catalogue to serve (default 20,000). */
+  VISUAL_SEARCH_CATALOGUE_SIZE: z.coerce.number().int().min(1).max(10_000_000).optional(),
 });
 
 export interface SearchServiceOptions {
@@ -334,7 +336,11 @@ export async function createSearchService(options: SearchServiceOptions): Promis
   const catalogue =
     options.catalogue && 'pixels' in options.catalogue
       ? (options.catalogue as ImageCollection)
-      : generateCatalogue({ ...DEFAULT_CATALOGUE, ...(options.catalogue as Partial<CatalogueOptions>) });
+      : generateCatalogue({
+          ...DEFAULT_CATALOGUE,
+          ...(config.VISUAL_SEARCH_CATALOGUE_SIZE ? { count: config.VISUAL_SEARCH_CATALOGUE_SIZE } : {}),
+          ...(options.catalogue as Partial<CatalogueOptions>),
+        });
   if (catalogue.size !== size && !(catalogue.size > 0))
     throw new RangeError(`catalogue.size: expected a positive image size, got ${catalogue.size}`);
   const seed = (catalogue as { options?: { seed?: number } }).options?.seed;
@@ -427,41 +433,48 @@ export async function createSearchService(options: SearchServiceOptions): Promis
     }
   }
 
-  /** HNSW candidates, hidden images dropped, near-duplicates collapsed, the top k. */
+  /**
+   * HNSW candidates, hidden images dropped, near-duplicates collapsed, the top k. When collapsing
+   * leaves fewer than k, the candidate list is widened (4x, at most three times).
+   */
   function retrieve(vector: Float32Array, k: number, exclude?: string) {
-    const fetch = Math.min(index.size, 3 * k + 10);
-    const hits = index.search(vector, fetch, {
-      filter: (id) => id !== exclude && library.isVisible(String(id)),
-    });
-    const kept: Array<{ id: string; score: number; vector: Float32Array }> = [];
-    let collapsed = 0;
-    for (const hit of hits) {
-      const v = index.current.getVector(hit.id);
-      if (!v) continue;
-      let duplicate = false;
-      for (const other of kept) {
-        let dot = 0;
-        for (let i = 0; i < v.length; i++) dot += v[i] * other.vector[i];
-        if (dot >= duplicateSimilarity) {
-          duplicate = true;
-          break;
+    const filter = (id: string | number) => id !== exclude && library.isVisible(String(id));
+    let fetch = Math.min(index.size, 3 * k + 10);
+    for (let round = 0; ; round++) {
+      const hits = index.search(vector, fetch, { filter });
+      const kept: Array<{ id: string; score: number; vector: Float32Array }> = [];
+      let collapsed = 0;
+      for (const hit of hits) {
+        const v = index.current.getVector(hit.id);
+        if (!v) continue;
+        let duplicate = false;
+        for (const other of kept) {
+          let dot = 0;
+          for (let i = 0; i < v.length; i++) dot += v[i] * other.vector[i];
+          if (dot >= duplicateSimilarity) {
+            duplicate = true;
+            break;
+          }
         }
+        if (duplicate) {
+          collapsed++;
+          continue;
+        }
+        kept.push({ id: String(hit.id), score: 1 - hit.distance, vector: v });
+        if (kept.length === k) break;
       }
-      if (duplicate) {
-        collapsed++;
-        continue;
+      if (kept.length === k || fetch >= index.size || round === 3) {
+        return {
+          results: kept.map(({ id, score }) => ({
+            id,
+            score: Math.round(score * 1e6) / 1e6,
+            url: `/images/${id}`,
+          })),
+          collapsed,
+        };
       }
-      kept.push({ id: String(hit.id), score: 1 - hit.distance, vector: v });
-      if (kept.length === k) break;
+      fetch = Math.min(index.size, fetch * 4);
     }
-    return {
-      results: kept.map(({ id, score }) => ({
-        id,
-        score: Math.round(score * 1e6) / 1e6,
-        url: `/images/${id}`,
-      })),
-      collapsed,
-    };
   }
 
   const rawBody = express.raw({

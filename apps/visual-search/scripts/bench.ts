@@ -1,0 +1,25 @@
+/**
+ * The search benchmark with its knobs (what `mlsd bench visual-search` runs with 100,000 images):
+ *   flock /tmp/mlsd-cpu.lock npx tsx --conditions=@mlsd/source scripts/bench.ts [--count 100000] [--duration 10] [--concurrency 1,16] [--work DIR]
+ */
+import { parseArgs } from 'node:util';
+import { benchSearch } from '../src/bench.js';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '100000' },
+    duration: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '1,16' },
+    work: { type: 'string', default: '../../.mlsd/data/visual-search/bench' },
+    model: { type: 'string', default: new URL('../../../fixtures/visual-search/model/', import.meta.url).pathname },
+  },
+});
+const result = await benchSearch({
+  modelDir: values.model,
+  workDir: values.work,
+  concurrency: values.concurrency.split(',').map(Number),
+  durationSeconds: Number(values.duration),
+  seed: 42,
+  count: Number(values.count),
+});
+console.log(JSON.stringify(result, null, 2));

@@ -11,7 +11,10 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '1,16' },
     work: { type: 'string', default: '../../.mlsd/data/visual-search/bench' },
-    model: { type: 'string', default: new URL('../../../fixtures/visual-search/model/', import.meta.url).pathname },
+    model: {
+      type: 'string',
+      default: new URL('../../../fixtures/visual-search/model/', import.meta.url).pathname,
+    },
   },
 });
 const result = await benchSearch({

@@ -204,7 +204,7 @@ export interface OpenBlurServiceOptions {
 /** Opens everything the service needs: store, detector, pipeline (and its runner), routes. */
 export async function openBlurService(options: OpenBlurServiceOptions): Promise<Service> {
   const config = parseBlurConfig(options.config ?? {});
-  const store = await ImageStore.open(config.SVB_STORE_DIR ?? join(options.workDir, APP_ID, 'store'));
+  const store = await ImageStore.open(config.SVB_STORE_DIR ?? join(options.workDir, 'store'));
   const source = detectorSource(options.registryDir, options.fixturesDir);
   const detector = await OnnxDetector.load(source.onnx);
   const pipeline = await BlurPipeline.create({

@@ -8,6 +8,7 @@ import { type CaseStudy, validateCaseStudy } from '@mlsd/core';
 /** Package names of the apps, in the book's order. An app adds itself here when it lands. */
 export const APP_PACKAGES: readonly string[] = [
   '@mlsd/visual-search',
+  '@mlsd/street-view-blurring',
   '@mlsd/video-recommendation',
   '@mlsd/ad-click-prediction',
 ];

@@ -316,13 +316,10 @@ export interface EvaluateRunOptions {
   progress?: ProgressReporter;
 }
 
-const metric = (v: Interval, level: number): MetricValue => ({
-  value: v.estimate,
-  lower: v.lower,
-  upper: v.upper,
-  level,
-  higherIsBetter: true,
-});
+const metric = (v: Interval, level: number, resamples: number): MetricValue =>
+  resamples > 0
+    ? { value: v.estimate, lower: v.lower, upper: v.upper, level, higherIsBetter: true }
+    : { value: v.estimate, higherIsBetter: true };
 
 function resultOf(
   implementation: string,
@@ -330,7 +327,7 @@ function resultOf(
   report: DetectionReport,
   notes: string,
 ): ImplementationResult {
-  const m = (v: Interval) => metric(v, report.level);
+  const m = (v: Interval) => metric(v, report.level, report.resamples);
   const metrics: Record<string, MetricValue> = {
     'map@[.5:.95]': m(report.map),
     ap50: m(report.map50),

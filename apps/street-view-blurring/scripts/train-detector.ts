@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { exportToOnnx } from '@mlsd/onnx';
 import { initBackend } from '@mlsd/training';
 import { generateSplit, type Scene } from '../src/data.js';
-import { chooseThresholds, type EvaluatedImage, evaluateDetections, type Interval } from '../src/evaluate.js';
+import {
+  chooseThresholds,
+  type EvaluatedImage,
+  evaluateDetections,
+  type Interval,
+  recallBySide,
+} from '../src/evaluate.js';
 import { DEFAULT_PREPROCESS, preprocessImage } from '../src/features.js';
 import {
   DEFAULT_DETECTOR,
@@ -71,6 +77,7 @@ const report = evaluateDetections(test, {
   resamples,
   seed,
 });
+const bySide = recallBySide(test, { face: chosen.face.threshold, plate: chosen.plate.threshold });
 const f = (v: Interval) => `${v.estimate.toFixed(3)} [${v.lower.toFixed(3)}, ${v.upper.toFixed(3)}]`;
 console.log('thresholds chosen on validation:', JSON.stringify(chosen));
 console.log(`mAP@[.5:.95] ${f(report.map)}; AP50 ${f(report.map50)}`);
@@ -83,6 +90,10 @@ for (const c of ['face', 'plate'] as const) {
 console.log(
   `precision at threshold: IoU .1 ${f(report.precision.iou10)}; .5 ${f(report.precision.iou50)}; .7 ${f(report.precision.iou70)}`,
 );
+for (const c of ['face', 'plate'] as const)
+  console.log(
+    `${c} recall@0.5 by side: ${bySide[c].map((b) => `${b.bucket} ${b.recall.toFixed(3)} (${b.objects})`).join('; ')}`,
+  );
 await mkdir(join(root, 'models'), { recursive: true });
 await mkdir(join(root, 'reports'), { recursive: true });
 await writeFile(
@@ -103,5 +114,5 @@ await writeDetectorWeights(join(root, 'models/detector.weights'), saveDetectorWe
 const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples, configName].join(' ')}`;
 await writeFile(
   join(root, 'reports/detector.json'),
-  `${JSON.stringify({ command, trainingSeconds: result.seconds, crops: result.crops, epochs: result.history.epochs, chosen, report }, null, 1)}\n`,
+  `${JSON.stringify({ command, trainingSeconds: result.seconds, crops: result.crops, epochs: result.history.epochs, chosen, report, recallBySide: bySide }, null, 1)}\n`,
 );

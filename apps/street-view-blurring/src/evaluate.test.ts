@@ -135,3 +135,36 @@ describe('matchGroundTruth and chooseThresholds', () => {
     expect(chooseThresholds(images, { face: 1, plate: 0.5 }).face.threshold).toBe(0.2);
   });
 });
+
+describe('recallBySide', () => {
+  it('counts found objects per side bucket at the thresholds', async () => {
+    const { recallBySide } = await import('./evaluate.js');
+    const images = [
+      {
+        id: 'a',
+        objects: [
+          { box: [0, 0, 4, 4] as [number, number, number, number], label: 'face' as const }, // side 4
+          { box: [20, 20, 10, 10] as [number, number, number, number], label: 'face' as const }, // side 10
+          { box: [50, 50, 40, 40] as [number, number, number, number], label: 'face' as const }, // side 40
+          { box: [100, 0, 20, 5] as [number, number, number, number], label: 'plate' as const }, // side 10
+        ],
+        detections: [
+          { box: [0, 0, 4, 4] as [number, number, number, number], label: 'face' as const, score: 0.9 },
+          { box: [20, 20, 10, 10] as [number, number, number, number], label: 'face' as const, score: 0.2 },
+          { box: [52, 52, 40, 40] as [number, number, number, number], label: 'face' as const, score: 0.8 },
+          { box: [100, 0, 20, 5] as [number, number, number, number], label: 'face' as const, score: 0.9 },
+        ],
+      },
+    ];
+    const r = recallBySide(images, { face: 0.5, plate: 0.5 });
+    // The side-10 face is below the threshold; the side-40 face overlaps at IoU 0.82; the plate has only a face detection.
+    expect(r.face.map((b) => [b.objects, b.recall])).toEqual([
+      [1, 1],
+      [1, 0],
+      [0, Number.NaN],
+      [1, 1],
+    ]);
+    expect(r.plate.map((b) => b.objects)).toEqual([0, 1, 0, 0]);
+    expect(r.plate[1].recall).toBe(0);
+  });
+});

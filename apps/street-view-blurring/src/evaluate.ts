@@ -280,3 +280,45 @@ export function chooseThresholds(
   }
   return out;
 }
+
+/** Side buckets (geometric-mean side in pixels) for a finer look at small objects than COCO's sizes. */
+export const SIDE_BUCKETS: readonly [number, number][] = [
+  [0, 8],
+  [8, 16],
+  [16, 32],
+  [32, Number.POSITIVE_INFINITY],
+];
+
+/**
+ * Recall at IoU 0.5 at the operating thresholds per class and per side bucket (sqrt(w·h) of the
+ * ground truth), with the object counts: where the small-object gap is.
+ */
+export function recallBySide(
+  images: readonly EvaluatedImage[],
+  thresholds: Partial<Record<ObjectClass, number>>,
+  buckets: readonly [number, number][] = SIDE_BUCKETS,
+): Record<ObjectClass, { bucket: string; objects: number; recall: number }[]> {
+  const out = {} as Record<ObjectClass, { bucket: string; objects: number; recall: number }[]>;
+  for (const c of CLASSES) {
+    const hits = buckets.map(() => 0);
+    const totals = buckets.map(() => 0);
+    for (const im of images) {
+      const objects = im.objects.filter((o) => o.label === c);
+      const dets = im.detections.filter((d) => d.label === c && d.score >= (thresholds[c] ?? 0));
+      const found = matchGroundTruth(objects, dets, 0.5);
+      objects.forEach((o, i) => {
+        const side = Math.sqrt(o.box[2] * o.box[3]);
+        const b = buckets.findIndex(([lo, hi]) => side >= lo && side < hi);
+        if (b < 0) return;
+        totals[b]++;
+        if (found[i]) hits[b]++;
+      });
+    }
+    out[c] = buckets.map(([lo, hi], b) => ({
+      bucket: Number.isFinite(hi) ? `${lo}-${hi} px` : `>= ${lo} px`,
+      objects: totals[b],
+      recall: totals[b] ? hits[b] / totals[b] : Number.NaN,
+    }));
+  }
+  return out;
+}

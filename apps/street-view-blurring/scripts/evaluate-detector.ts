@@ -1,0 +1,45 @@
+/**
+ * Evaluates an exported detector (ONNX, through OnnxDetector as the service runs it) like the
+ * training script does: blur thresholds chosen on the validation split for the recall targets,
+ * metrics with bootstrap intervals on the test split, and recall per side bucket.
+ * Run (long: take the CPU lock):
+ *   flock /tmp/mlsd-cpu.lock npx tsx scripts/evaluate-detector.ts [model.onnx] [seed] [validation] [test] [resamples]
+ * Prints JSON (thresholds, report, recallBySide).
+ */
+import { join } from 'node:path';
+import { generateSplit, type Scene } from '../src/data.js';
+import { OnnxDetector } from '../src/detector.js';
+import { chooseThresholds, type EvaluatedImage, evaluateDetections, recallBySide } from '../src/evaluate.js';
+
+const model =
+  process.argv[2] ?? join(import.meta.dirname, '../../../fixtures/street-view-blurring/models/detector.onnx');
+const [seed, nVal, nTest, resamples] = [42, 200, 300, 200].map((d, i) => Number(process.argv[3 + i] ?? d));
+const detector = await OnnxDetector.load(model);
+const run = async (scenes: Scene[]): Promise<EvaluatedImage[]> => {
+  const out: EvaluatedImage[] = [];
+  for (const s of scenes)
+    out.push({ id: s.id, objects: s.objects, detections: await detector.detect(s.image) });
+  return out;
+};
+const validation = await run(generateSplit(seed, 'validation', nVal));
+const test = await run(generateSplit(seed, 'test', nTest));
+await detector.close();
+const chosen = chooseThresholds(validation, { face: 0.9, plate: 0.95 });
+const thresholds = { face: chosen.face.threshold, plate: chosen.plate.threshold };
+const report = evaluateDetections(test, { thresholds, resamples, seed });
+console.log(
+  JSON.stringify(
+    {
+      command:
+        `npx tsx scripts/evaluate-detector.ts ${process.argv[2] ?? ''} ${[seed, nVal, nTest, resamples].join(' ')}`.replace(
+          '  ',
+          ' ',
+        ),
+      chosen,
+      report,
+      recallBySide: recallBySide(test, thresholds),
+    },
+    null,
+    1,
+  ),
+);

@@ -85,6 +85,14 @@ describe('decodeImage', () => {
     expect(await codeOf(decodeImage(png.subarray(0, Math.floor(png.length / 2))))).toBe('truncated');
     expect(await codeOf(decodeImage(png, { maxBytes: 100 }))).toBe('too-large');
     expect(await codeOf(decodeImage(png, { maxPixels: 64 * 63 }))).toBe('too-large');
+    // A PNG whose header claims 100,000 x 100,000 pixels is refused from the header alone.
+    const bomb = Buffer.from(png);
+    bomb.writeUInt32BE(100_000, 16);
+    bomb.writeUInt32BE(100_000, 20);
+    expect(await codeOf(decodeImage(bomb))).toBe('too-large');
+    // A PNG signature followed by garbage is still not an image.
+    const garbage = Buffer.concat([png.subarray(0, 8), Buffer.from('not really a png at all, sorry')]);
+    expect(await codeOf(decodeImage(garbage))).toBe('not-an-image');
     const gif = await sharp(Buffer.alloc(12), { raw: { width: 2, height: 2, channels: 3 } })
       .gif()
       .toBuffer();

@@ -70,13 +70,21 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   let format: string | undefined;
   let width = 0;
   let height = 0;
-  try {
-    const meta = await sharp(input).metadata();
-    format = meta.format;
-    width = meta.width ?? 0;
-    height = meta.height ?? 0;
-  } catch (err) {
-    throw new ImageInputError('not-an-image', `image: not a readable image (${(err as Error).message})`);
+  const png = pngHeader(input);
+  if (png) {
+    // A PNG states its size in its first chunk: no separate metadata pass through libvips, which
+    // costs about a third of decoding a small image on the request path.
+    ({ width, height } = png);
+    format = 'png';
+  } else {
+    try {
+      const meta = await sharp(input).metadata();
+      format = meta.format;
+      width = meta.width ?? 0;
+      height = meta.height ?? 0;
+    } catch (err) {
+      throw new ImageInputError('not-an-image', `image: not a readable image (${(err as Error).message})`);
+    }
   }
   if (!format || !ACCEPTED_FORMATS.has(format))
     throw new ImageInputError(
@@ -111,6 +119,15 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
       `image: could not decode the ${format} file (${message})`,
     );
   }
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Width and height from a PNG's IHDR chunk, or undefined when the bytes do not start like a PNG. */
+function pngHeader(bytes: Buffer): { width: number; height: number } | undefined {
+  if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return undefined;
+  if (bytes.toString('latin1', 12, 16) !== 'IHDR') return undefined;
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }
 
 /** Checks a crop box against an image and returns the cropped image. */

@@ -15,6 +15,7 @@ import {
 } from '../src/data.js';
 import { compareRecommenders, type RecommenderSpec } from '../src/evaluate.js';
 import { movieLensSideInfo, type SideInfo, worldSideInfo } from '../src/features.js';
+import { pipelineOptions } from '../src/index.js';
 import { MODELS } from '../src/mf.js';
 import { loadMovieLens } from '../src/movielens.js';
 import { modelSpecs } from '../src/pipeline.js';
@@ -46,12 +47,12 @@ if (opt('ratings')) {
 await initBackend({ prefer: 'wasm', log: () => {} });
 console.error(`data: ${table.name}, ${table.rows} rows, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const only = opt('only')?.split(',');
-const epochs = opt('epochs') ? Number(opt('epochs')) : undefined;
-const models = modelSpecs(side, {
-  seed,
-  tower: { epochs },
-  log: (m) => console.error(m),
-});
+// The same settings as `mlsd eval video-recommendation` (src/index.ts), tower epochs overridable.
+const settings = pipelineOptions(args.includes('--small') ? 'small' : 'default', seed, (m) =>
+  console.error(m),
+);
+if (opt('epochs')) settings.tower = { ...settings.tower, epochs: Number(opt('epochs')) };
+const models = modelSpecs(side, settings);
 const specs: RecommenderSpec[] = [...BASELINES, ...MODELS, ...models].filter(
   (s) => !only || only.includes(s.id),
 );

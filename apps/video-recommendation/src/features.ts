@@ -253,6 +253,7 @@ export const RANKING_FEATURES = [
   'log_popularity_14d',
   'log_popularity_2d',
   'log_popularity_all',
+  'log_engagements_14d',
   'trend',
   'log_age_days',
   'is_fresh',

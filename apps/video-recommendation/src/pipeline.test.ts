@@ -76,6 +76,7 @@ function handState(): RecommenderState {
     pop14: Float64Array.from([1, 1, 1, 1, 50, 40, 5, 10, 0, 0]),
     pop2: Float64Array.from([0, 0, 0, 0, 2, 2, 0, 9, 0, 0]),
     popAll: Float64Array.from([9, 9, 9, 9, 90, 80, 9, 20, 0, 0]),
+    eng14: Float64Array.from([2, 2, 2, 2, 70, 60, 9, 15, 1, 0]),
     creatorPop: Float64Array.from([36, 170, 29, 0]),
     popularList: new Int32Array(0),
     trendingList: new Int32Array(0),
@@ -183,6 +184,8 @@ describe('ranking features', () => {
     const r8 = c.findIndex((y) => y.item === 8);
     expect(col('similar_score', r5)).toBeCloseTo(Math.log1p(0.9), 6);
     expect(col('log_popularity_14d', r5)).toBeCloseTo(Math.log1p(40), 6);
+    expect(col('log_engagements_14d', r5)).toBeCloseTo(Math.log1p(60), 6);
+    expect(col('trend', r5)).toBeCloseTo(Math.log((2 / 2 + 0.5) / (40 / 14 + 0.5)), 6);
     expect(col('is_fresh', r5)).toBe(0);
     expect(col('is_fresh', r8)).toBe(1);
     expect(col('from_fresh', r8)).toBe(1);

@@ -20,6 +20,7 @@ import { DAY_SECONDS, type InteractionTable } from './data.js';
 import { type Recommender, type RecommenderSpec, sliceTable, type TrainingData, topK } from './evaluate.js';
 import {
   RANKING_FEATURE_COUNT,
+  RANKING_FEATURES,
   type SideInfo,
   SOURCES,
   type Source,
@@ -72,6 +73,8 @@ export interface RecommenderState {
   pop14: Float64Array;
   pop2: Float64Array;
   popAll: Float64Array;
+  /** Engagements of any kind (clicks, relevant or not) in the last 14 days: how much a video is being shown. */
+  eng14: Float64Array;
   /** Relevant interactions per creator (all time), -1 creators excluded. */
   creatorPop: Float64Array;
   popularList: Int32Array;
@@ -92,6 +95,12 @@ function countsInWindow(table: InteractionTable, from: number, to: number): Floa
   for (let r = 0; r < table.rows; r++) {
     if (table.relevant[r] && table.ts[r] >= from && table.ts[r] < to) out[table.item[r]]++;
   }
+  return out;
+}
+
+function engagementsInWindow(table: InteractionTable, from: number, to: number): Float64Array {
+  const out = new Float64Array(table.items);
+  for (let r = 0; r < table.rows; r++) if (table.ts[r] >= from && table.ts[r] < to) out[table.item[r]]++;
   return out;
 }
 
@@ -166,6 +175,7 @@ export async function buildState(
     pop14: countsInWindow(table, ts - 14 * DAY_SECONDS, ts),
     pop2: countsInWindow(table, ts - 2 * DAY_SECONDS, ts),
     popAll: popularityScores(table, ts, Number.POSITIVE_INFINITY).map(Math.floor),
+    eng14: engagementsInWindow(table, ts - 14 * DAY_SECONDS, ts),
     creatorPop: new Float64Array(0),
     popularList: new Int32Array(0),
     trendingList: new Int32Array(0),
@@ -342,6 +352,12 @@ export function generateCandidates(
 
 // 3. Ranking features
 
+const FEATURE_INDEX = Object.fromEntries(RANKING_FEATURES.map((name, k) => [name, k])) as Record<
+  (typeof RANKING_FEATURES)[number],
+  number
+>;
+const SOURCE_FEATURE = ['two_tower', 'similar', 'popular', 'trending', 'fresh'] as const;
+
 /** One row of RANKING_FEATURES per candidate. */
 export function rankingFeatures(
   state: RecommenderState,
@@ -374,24 +390,31 @@ export function rankingFeatures(
       tagAff /= profileNorm * Math.sqrt(tags.length);
     }
     const creator = side.itemCreator[i];
-    x[o] = c.towerSimilarity;
-    x[o + 1] = Math.log1p(c.similarScore);
-    x[o + 2] = Math.log1p(c.similarRecent);
-    x[o + 3] = Math.log1p(state.pop14[i]);
-    x[o + 4] = Math.log1p(state.pop2[i]);
-    x[o + 5] = Math.log1p(state.popAll[i]);
-    x[o + 6] = Math.log((state.pop2[i] / 2 + 0.5) / (state.pop14[i] / 14 + 0.5));
-    x[o + 7] = Math.log1p(ageDays);
-    x[o + 8] = ageDays < FRESH_DAYS ? 1 : 0;
-    x[o + 9] =
-      ctx.language < 0 || lang < 0 ? 0.5 : lang === ctx.language ? 1 : lang === side.commonLanguage ? 0.5 : 0;
-    x[o + 10] = tagAff;
-    x[o + 11] = creator >= 0 && histLen > 0 ? (creators.get(creator) ?? 0) / histLen : 0;
-    x[o + 12] = Math.log1p(histLen);
-    x[o + 13] = Math.log1p(creator >= 0 ? (state.creatorPop[creator] ?? 0) : 0);
-    x[o + 14] = c.similarRank > 0 ? 1 / Math.sqrt(c.similarRank) : 0;
-    x[o + 15] = side.itemLength[i];
-    for (let k = 0; k < SOURCES.length; k++) x[o + 16 + k] = c.sources & (1 << k) ? 1 : 0;
+    const set = (name: (typeof RANKING_FEATURES)[number], value: number) => {
+      x[o + FEATURE_INDEX[name]] = value;
+    };
+    set('tower_similarity', c.towerSimilarity);
+    set('similar_score', Math.log1p(c.similarScore));
+    set('similar_recent_score', Math.log1p(c.similarRecent));
+    set('log_popularity_14d', Math.log1p(state.pop14[i]));
+    set('log_popularity_2d', Math.log1p(state.pop2[i]));
+    set('log_popularity_all', Math.log1p(state.popAll[i]));
+    set('log_engagements_14d', Math.log1p(state.eng14[i]));
+    set('trend', Math.log((state.pop2[i] / 2 + 0.5) / (state.pop14[i] / 14 + 0.5)));
+    set('log_age_days', Math.log1p(ageDays));
+    set('is_fresh', ageDays < FRESH_DAYS ? 1 : 0);
+    set(
+      'language_match',
+      ctx.language < 0 || lang < 0 ? 0.5 : lang === ctx.language ? 1 : lang === side.commonLanguage ? 0.5 : 0,
+    );
+    set('tag_affinity', tagAff);
+    set('creator_affinity', creator >= 0 && histLen > 0 ? (creators.get(creator) ?? 0) / histLen : 0);
+    set('log_history_length', Math.log1p(histLen));
+    set('log_creator_popularity', Math.log1p(creator >= 0 ? (state.creatorPop[creator] ?? 0) : 0));
+    set('similar_rank', c.similarRank > 0 ? 1 / Math.sqrt(c.similarRank) : 0);
+    set('length', side.itemLength[i]);
+    for (let k = 0; k < SOURCES.length; k++)
+      x[o + FEATURE_INDEX[`from_${SOURCE_FEATURE[k]}`]] = c.sources & (1 << k) ? 1 : 0;
   });
   return x;
 }

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRng } from '@mlsd/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   defineFeatureService,
@@ -173,6 +174,99 @@ describe('getHistoricalFeatures (point in time)', () => {
     // At 11h the 1h window is (10h, 11h]: c1 (exactly 1h old) has left, c2 and c3 are in.
     expect(h.columns.count_1h).toEqual([0, 1, 2, 2, 1, 0, 0]);
     expect(h.columns.count_24h).toEqual([0, 1, 2, 3, 3, 2, 0]);
+  });
+});
+
+describe('getHistoricalFeatures (typed columns and the scan)', () => {
+  it('numericColumn: NaN for null, bools as 1/0, counters as counts; columns and toRows agree', () => {
+    store = seeded();
+    store.ingestEvents('ad_clicks', [{ ad_id: 'a1', event_ts: 10 * H, event_id: 'c1' }]);
+    const rows = [
+      { user_id: 'u1', ad_id: 'a1', event_ts: 10 * H - 1 },
+      { user_id: 'u1', ad_id: 'a1', event_ts: 20 * H + 1 },
+      { user_id: 'u2', ad_id: 'a1', event_ts: 10 * H + 1 },
+    ];
+    const h = store.getHistoricalFeatures(rows, [
+      'users:age',
+      'users:spend',
+      'users:premium',
+      'users:country',
+      'ad_clicks:count_24h',
+    ]);
+    expect(Array.from(h.numericColumn('age'))).toEqual([Number.NaN, 31, 50]);
+    expect(Array.from(h.numericColumn('spend'))).toEqual([Number.NaN, 2.5, Number.NaN]);
+    expect(Array.from(h.numericColumn('premium'))).toEqual([Number.NaN, 1, 0]);
+    expect(Array.from(h.numericColumn('count_24h'))).toEqual([0, 1, 1]);
+    expect(h.columns.premium).toEqual([null, true, false]);
+    expect(h.columns.country).toEqual([null, 'fr', 'us']);
+    expect(h.columns.count_24h).toEqual([0, 1, 1]);
+    expect(h.toRows()[1]).toEqual({
+      ...rows[1],
+      age: 31,
+      spend: 2.5,
+      premium: true,
+      country: 'fr',
+      count_24h: 1,
+    });
+    expect(() => h.numericColumn('country')).toThrow(/country is a string feature/);
+    expect(() => h.numericColumn('height')).toThrow(/unknown column "height"/);
+    const empty = store.getHistoricalFeatures([], ['users:age']);
+    expect(empty.numericColumn('age').length).toBe(0);
+    expect(empty.columns.age).toEqual([]);
+  });
+
+  it('agrees with a brute-force point-in-time reference on random data (late rows, TTL, unknown entities)', () => {
+    const view = defineFeatureView({
+      name: 'rand',
+      entities: ['k'],
+      features: { x: 'float', s: 'string', b: 'bool' },
+      ttlMs: 5 * H,
+    });
+    store = openOfflineStore({ views: [view] });
+    const rng = createRng(11);
+    const stored: Array<{
+      k: string;
+      event_ts: number;
+      created_ts: number;
+      x: number | null;
+      s: string;
+      b: boolean;
+    }> = [];
+    const seen = new Set<string>();
+    // More rows than the scan's first buffer (1,024), so the typed columns grow.
+    while (stored.length < 3000) {
+      const k = `e${rng.int(40)}`;
+      const event_ts = rng.int(200) * 600_000;
+      if (seen.has(`${k}@${event_ts}`)) continue;
+      seen.add(`${k}@${event_ts}`);
+      const late = rng.float() < 0.2 ? rng.int(6) * H : 0;
+      stored.push({
+        k,
+        event_ts,
+        created_ts: event_ts + late,
+        x: rng.float() < 0.1 ? null : rng.normal(),
+        s: `v${rng.int(5)}`,
+        b: rng.float() < 0.5,
+      });
+    }
+    expect(store.ingest('rand', stored).rejected).toEqual([]);
+    const rows = Array.from({ length: 2000 }, () => ({
+      k: `e${rng.int(45)}`,
+      event_ts: rng.int(210 * 600_000),
+    }));
+    const h = store.getHistoricalFeatures(rows, ['rand:x', 'rand:s', 'rand:b']);
+    const x = h.numericColumn('x');
+    rows.forEach((r, i) => {
+      let best: (typeof stored)[number] | undefined;
+      for (const c of stored) {
+        if (c.k !== r.k || c.event_ts > r.event_ts || c.created_ts > r.event_ts) continue;
+        if (!best || c.event_ts > best.event_ts) best = c;
+      }
+      if (best && r.event_ts - best.event_ts > 5 * H) best = undefined;
+      expect(Number.isNaN(x[i]) ? null : x[i]).toBe(best ? best.x : null);
+      expect(h.columns.s[i]).toBe(best ? best.s : null);
+      expect(h.columns.b[i]).toBe(best ? best.b : null);
+    });
   });
 });
 

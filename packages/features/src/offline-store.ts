@@ -137,8 +137,18 @@ export interface HistoricalFeatures {
   readonly length: number;
   /** Output column names, in the order of the feature refs. */
   readonly names: string[];
-  /** Values by output name; `null` where no value was valid at the row's time. */
+  /**
+   * Values by output name; `null` where no value was valid at the row's time. Built from the typed
+   * columns on first access of each name (one boxed value per cell: for millions of rows prefer
+   * `numericColumn`).
+   */
   readonly columns: Record<string, FeatureValue[]>;
+  /**
+   * A numeric (`float`, `int` or `bool`, as 1/0; counters) output column as float64, `NaN` where
+   * the value is null (stored values are always finite, so NaN is unambiguous). No copy: the array
+   * is the join's own result. A string column or an unknown name is a TypeError/RangeError.
+   */
+  numericColumn(name: string): Float64Array;
   /** The entity rows as given. */
   readonly entityRows: readonly Row[];
   /** Each entity row merged with its features (allocates one object per row). */
@@ -152,6 +162,11 @@ export interface OfflineStoreOptions {
   /** The views this store holds; their tables are created or extended on open. */
   views: readonly FeatureView[];
 }
+
+/** A joined column: float64 with NaN for null (numeric and bool features), or strings. */
+type JoinedColumn =
+  | { kind: 'number'; bool: boolean; values: Float64Array }
+  | { kind: 'string'; values: Array<string | null> };
 
 /** Rows of one view as columns: sorted by entity key then event time, grouped by entity. */
 interface ViewScan {
@@ -384,7 +399,7 @@ export class OfflineStore {
     ts: Float64Array,
     minTs: number,
     maxTs: number,
-    columns: Record<string, FeatureValue[]>,
+    columns: Map<string, JoinedColumn>,
   ): void {
     const t = this.table(counter.name);
     const windows = wanted.map(
@@ -411,7 +426,11 @@ export class OfflineStore {
       } else range[1] = i + 1;
       evTs[i] = raw[i][1] as number;
     }
-    const outs = wanted.map((w) => columns[w.name]);
+    const outs = wanted.map((w) => {
+      const values = new Float64Array(keys.length);
+      columns.set(w.name, { kind: 'number', bool: false, values });
+      return values;
+    });
     for (let i = 0; i < keys.length; i++) {
       const g = groups.get(keys[i]);
       for (let j = 0; j < outs.length; j++)
@@ -503,8 +522,7 @@ export class OfflineStore {
         );
       seen.set(names[j], r.ref);
     });
-    const columns: Record<string, FeatureValue[]> = {};
-    for (const name of names) columns[name] = new Array(n).fill(null);
+    const columns = new Map<string, JoinedColumn>();
 
     const byView = new Map<FeatureView, Array<{ ref: ResolvedRef; name: string }>>();
     refs.forEach((ref, j) => {
@@ -515,6 +533,7 @@ export class OfflineStore {
     // Views keyed by the same entity columns share one key array, and one dense id per distinct key,
     // so each view maps its scanned groups to ids once instead of hashing a string per entity row.
     const keyCache = new Map<string, { keys: string[]; ids: Int32Array; idOf: Map<string, number> }>();
+    const match = new Int32Array(n);
     for (const [view, wanted] of byView) {
       if (n === 0) break;
       const sig = view.entities.join('|');
@@ -536,38 +555,32 @@ export class OfflineStore {
         cached = { keys: keyList, ids, idOf };
         keyCache.set(sig, cached);
       }
-      const keys = cached.keys;
       if (view.kind === 'counter') {
-        this.counterColumns(view, wanted, keys, ts, minTs, maxTs, columns);
+        this.counterColumns(view, wanted, cached.keys, ts, minTs, maxTs, columns);
         continue;
       }
       const ttl = options.ttlMs ?? view.ttlMs;
       const t = this.table(view.name);
       const lower = Number.isFinite(ttl) ? minTs - ttl : Number.MIN_SAFE_INTEGER;
-      const scan = this.scan(
+      const fields = wanted.map((w) => w.ref.field.name);
+      const scan = this.scanForJoin(
         view,
-        wanted.map((w) => w.ref.field.name),
+        fields,
         and(lte(t.event_ts, maxTs), sql`${t.event_ts} >= ${lower}`, lte(t.created_ts, maxTs)),
+        cached.idOf,
       );
-      const outs = wanted.map((w) => columns[w.name]);
-      const { eventTs, createdTs, values, groups } = scan;
-      const starts = new Int32Array(cached.idOf.size).fill(-1);
-      const ends = new Int32Array(cached.idOf.size);
-      for (const [key, [s0, s1]] of groups) {
-        const id = cached.idOf.get(key);
-        if (id !== undefined) {
-          starts[id] = s0;
-          ends[id] = s1;
-        }
-      }
+      const { eventTs, createdTs, starts, ends } = scan;
       const ids = cached.ids;
+      // Row index of each entity row's value in the scan, or -1.
       for (let i = 0; i < n; i++) {
-        const g0 = starts[ids[i]];
+        match[i] = -1;
+        const id = ids[i];
+        const g0 = starts[id];
         if (g0 < 0) continue;
         const at = ts[i];
         // Last index in [g0, g1) with eventTs <= at.
         let lo = g0;
-        let hi = ends[ids[i]];
+        let hi = ends[id];
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
           if (eventTs[mid] <= at) lo = mid + 1;
@@ -577,22 +590,93 @@ export class OfflineStore {
         // Skip values not yet known at `at` (late arrivals); stop at the TTL horizon.
         while (k >= g0 && createdTs[k] > at) k--;
         if (k < g0 || at - eventTs[k] > ttl) continue;
-        for (let j = 0; j < outs.length; j++) outs[j][i] = values[j][k];
+        match[i] = k;
       }
+      wanted.forEach((w, j) => {
+        const src = scan.values[j];
+        if (src instanceof Float64Array) {
+          const out = new Float64Array(n);
+          for (let i = 0; i < n; i++) {
+            const k = match[i];
+            out[i] = k < 0 ? Number.NaN : src[k];
+          }
+          columns.set(w.name, { kind: 'number', bool: w.ref.field.type === 'bool', values: out });
+        } else {
+          const out: Array<string | null> = new Array(n);
+          for (let i = 0; i < n; i++) {
+            const k = match[i];
+            out[i] = k < 0 ? null : src[k];
+          }
+          columns.set(w.name, { kind: 'string', values: out });
+        }
+      });
     }
-    return {
-      length: n,
-      names,
-      columns,
-      entityRows,
-      toRows() {
-        return entityRows.map((r, i) => {
-          const out: Row = { ...r };
-          for (const name of names) out[name] = columns[name][i];
-          return out;
-        });
-      },
-    };
+    return joinedFeatures(entityRows, names, columns);
+  }
+
+  /**
+   * The join's scan of a view: one pass over the rows in (entity, event_ts) order, copied straight
+   * into typed columns (float64 with NaN for null, strings as they are); each entity's row range is
+   * stored under its dense id, and entities no entity row asks for are skipped. Rows are iterated,
+   * not collected, so each row's JS array dies young.
+   */
+  private scanForJoin(
+    view: FeatureView,
+    fields: readonly string[],
+    where: ReturnType<typeof and>,
+    idOf: ReadonlyMap<string, number>,
+  ): {
+    starts: Int32Array;
+    ends: Int32Array;
+    eventTs: Float64Array;
+    createdTs: Float64Array;
+    values: Array<Float64Array | Array<string | null>>;
+  } {
+    const t = this.table(view.name);
+    const sel: Record<string, AnySQLiteColumn> = { k: t.entity_key, e: t.event_ts, c: t.created_ts };
+    fields.forEach((f, j) => {
+      sel[`v${j}`] = t[columnName(f)];
+    });
+    const q = this.db.select(sel).from(t).where(where).orderBy(t.entity_key, t.event_ts).toSQL();
+    const stmt = this.sqlite.prepare(q.sql).raw(true);
+    const nf = fields.length;
+    const isString = fields.map((f) => view.features.find((x) => x.name === f)?.type === 'string');
+    let cap = 1024;
+    let eventTs: Float64Array = new Float64Array(cap);
+    let createdTs: Float64Array = new Float64Array(cap);
+    const values: Array<Float64Array | Array<string | null>> = isString.map((s) =>
+      s ? [] : new Float64Array(cap),
+    );
+    const starts = new Int32Array(idOf.size).fill(-1);
+    const ends = new Int32Array(idOf.size);
+    let size = 0;
+    let current: string | undefined;
+    let id: number | undefined;
+    for (const r of stmt.iterate(...(q.params as unknown[])) as IterableIterator<unknown[]>) {
+      const key = r[0] as string;
+      if (key !== current) {
+        current = key;
+        id = idOf.get(key);
+        if (id !== undefined) starts[id] = size;
+      }
+      if (id === undefined) continue;
+      if (size === cap) {
+        cap *= 2;
+        eventTs = grow(eventTs, cap);
+        createdTs = grow(createdTs, cap);
+        for (let j = 0; j < nf; j++) if (!isString[j]) values[j] = grow(values[j] as Float64Array, cap);
+      }
+      eventTs[size] = r[1] as number;
+      createdTs[size] = r[2] as number;
+      for (let j = 0; j < nf; j++) {
+        const v = r[3 + j];
+        if (isString[j]) (values[j] as Array<string | null>)[size] = v as string | null;
+        else (values[j] as Float64Array)[size] = v === null ? Number.NaN : (v as number);
+      }
+      size++;
+      ends[id] = size;
+    }
+    return { starts, ends, eventTs, createdTs, values };
   }
 
   /**
@@ -647,4 +731,65 @@ export function openOfflineStore(options: OfflineStoreOptions): OfflineStore {
   if (!options || !Array.isArray(options.views))
     throw new TypeError('openOfflineStore: options.views: expected an array of feature views');
   return new OfflineStore(options);
+}
+
+function grow(a: Float64Array, cap: number): Float64Array {
+  const b = new Float64Array(cap);
+  b.set(a);
+  return b;
+}
+
+/** The join's result over its typed columns; `columns` converts a column to JS values on first use. */
+function joinedFeatures(
+  entityRows: readonly Row[],
+  names: string[],
+  typed: ReadonlyMap<string, JoinedColumn>,
+): HistoricalFeatures {
+  const n = entityRows.length;
+  const columns: Record<string, FeatureValue[]> = {};
+  for (const name of names) {
+    let cache: FeatureValue[] | undefined;
+    Object.defineProperty(columns, name, {
+      enumerable: true,
+      get(): FeatureValue[] {
+        if (cache) return cache;
+        const col = typed.get(name);
+        if (!col) cache = new Array(n).fill(null);
+        else if (col.kind === 'string') cache = col.values;
+        else {
+          const out: FeatureValue[] = new Array(n);
+          const v = col.values;
+          for (let i = 0; i < n; i++) {
+            const x = v[i];
+            out[i] = Number.isNaN(x) ? null : col.bool ? x === 1 : x;
+          }
+          cache = out;
+        }
+        return cache;
+      },
+    });
+  }
+  return {
+    length: n,
+    names,
+    columns,
+    entityRows,
+    numericColumn(name: string): Float64Array {
+      const col = typed.get(name);
+      if (col?.kind === 'number') return col.values;
+      if (col) throw new TypeError(`numericColumn: ${name} is a string feature; read it from columns`);
+      if (names.includes(name)) return new Float64Array(n).fill(Number.NaN);
+      throw new RangeError(
+        `numericColumn: unknown column ${JSON.stringify(name)}; columns: ${names.join(', ')}`,
+      );
+    },
+    toRows() {
+      const cols = names.map((name) => columns[name]);
+      return entityRows.map((r, i) => {
+        const out: Row = { ...r };
+        for (let j = 0; j < names.length; j++) out[names[j]] = cols[j][i];
+        return out;
+      });
+    },
+  };
 }

@@ -106,31 +106,37 @@ class MemoryOnlineStore implements OnlineStore {
     options: OnlineReadOptions = {},
   ): Promise<Array<Record<string, FeatureValue>>> {
     const plan = planRead(this.views, entities, featureRefs, options);
-    const out = entities.map(() => ({}) as Record<string, FeatureValue>);
+    const n = entities.length;
+    // Every answer has the same keys in the same order, so the objects share one shape: start each
+    // from a template with all names set to null (one clone) instead of adding keys one by one.
+    const template: Record<string, FeatureValue> = {};
+    for (const name of plan.names) template[name] = null;
+    const out: Array<Record<string, FeatureValue>> = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = { ...template };
     for (const g of plan.groups) {
+      const names = g.outIndex.map((k) => plan.names[k]);
+      const m = names.length;
       if (g.view.kind === 'counter') {
         const logs = this.events.get(g.view.name) as Map<string, EventLog>;
         const windows = g.refs.map(
           (r) => (g.view.windows ?? []).find((w) => `count_${w.label}` === r.field.name)?.ms as number,
         );
-        g.keys.forEach((key, i) => {
-          const log = logs.get(key);
-          g.refs.forEach((_, j) => {
-            out[i][plan.names[g.outIndex[j]]] = log
-              ? countInWindow(log.ts, 0, log.ts.length, plan.now, windows[j])
-              : 0;
-          });
-        });
+        for (let i = 0; i < n; i++) {
+          const log = logs.get(g.keys[i]);
+          const o = out[i];
+          for (let j = 0; j < m; j++)
+            o[names[j]] = log ? countInWindow(log.ts, 0, log.ts.length, plan.now, windows[j]) : 0;
+        }
         continue;
       }
       const table = this.records.get(g.view.name) as Map<string, OnlineRecord>;
-      g.keys.forEach((key, i) => {
-        const rec = table.get(key);
-        const fresh = rec !== undefined && isFresh(rec.eventTs, plan.now, g.view.ttlMs);
-        g.refs.forEach((r, j) => {
-          out[i][plan.names[g.outIndex[j]]] = fresh ? (rec.values[r.field.name] ?? null) : null;
-        });
-      });
+      const fields = g.refs.map((r) => r.field.name);
+      for (let i = 0; i < n; i++) {
+        const rec = table.get(g.keys[i]);
+        if (rec === undefined || !isFresh(rec.eventTs, plan.now, g.view.ttlMs)) continue;
+        const o = out[i];
+        for (let j = 0; j < m; j++) o[names[j]] = rec.values[fields[j]] ?? null;
+      }
     }
     return out;
   }

@@ -196,13 +196,42 @@ export function createPredictionLog(options: PredictionLogOptions): PredictionLo
     return written;
   }
 
+  // Prepared once: building the insert with drizzle for every row cost more than the insert itself.
+  const insertPrediction = db
+    .insert(predictions)
+    .values({
+      id: sql.placeholder('id'),
+      ts: sql.placeholder('ts'),
+      model: sql.placeholder('model'),
+      version: sql.placeholder('version'),
+      arm: sql.placeholder('arm'),
+      experiment: sql.placeholder('experiment'),
+      unitId: sql.placeholder('unitId'),
+      shadow: sql.placeholder('shadow'),
+      score: sql.placeholder('score'),
+      output: sql.placeholder('output'),
+      features: sql.placeholder('features'),
+      latencyMs: sql.placeholder('latencyMs'),
+    })
+    .prepare();
+  const insertFeedback = db
+    .insert(feedback)
+    .values({
+      predictionId: sql.placeholder('predictionId'),
+      ts: sql.placeholder('ts'),
+      kind: sql.placeholder('kind'),
+      value: sql.placeholder('value'),
+      payload: sql.placeholder('payload'),
+    })
+    .prepare();
+
   function flush(): number {
     if (pendingPredictions.length === 0 && pendingFeedback.length === 0) return 0;
     const p = pendingPredictions.splice(0);
     const f = pendingFeedback.splice(0);
     return (
-      writeRows(p, (row) => db.insert(predictions).values(row).run()) +
-      writeRows(f, (row) => db.insert(feedback).values(row).run())
+      writeRows(p, (row) => insertPrediction.run({ ...row, shadow: row.shadow ? 1 : 0 })) +
+      writeRows(f, (row) => insertFeedback.run(row))
     );
   }
 

@@ -110,3 +110,36 @@ describe('loader input checks', () => {
     expect(splitCsvLine('"a"x')).toEqual({ error: expect.stringMatching(/comma/) });
   });
 });
+
+describe('side information from MovieLens files (features for the towers)', async () => {
+  const { movieLensSideInfo, USER_SLOTS, VIDEO_TOKEN_SLOTS } = await import('./features.js');
+  const data = await loadMovieLens({
+    ratings: fixture('u.data'),
+    items: fixture('u.item'),
+    users: fixture('u.user'),
+  });
+  const side = movieLensSideInfo(data);
+
+  it('turns genres into video tokens (tag id + 1) and leaves language and creator unknown', () => {
+    // Item 0 is movie 20 (Comedy and Romance, tags 5 and 14), item 1 is movie 10 (Animation, Children's, Comedy).
+    const tokens = (i: number) =>
+      Array.from(side.itemTokens.subarray(i * VIDEO_TOKEN_SLOTS, (i + 1) * VIDEO_TOKEN_SLOTS)).filter(
+        (t) => t > 0,
+      );
+    expect(tokens(0)).toEqual(Array.from(data.table.itemTags[0], (t) => t + 1));
+    expect(tokens(1)).toEqual(Array.from(data.table.itemTags[1], (t) => t + 1));
+    expect(tokens(1)).toHaveLength(3);
+    expect(Array.from(side.itemLanguage)).toEqual([-1, -1]);
+    expect(Array.from(side.itemCreator)).toEqual([-1, -1]);
+  });
+
+  it('gives users with a valid u.user line age, gender and occupation tokens, others none', () => {
+    const tokens = (u: number) => Array.from(side.userTokens.subarray(u * USER_SLOTS, (u + 1) * USER_SLOTS));
+    // Users by index: '1' (24, M, technician), '3' (bad line: no tokens), '2' (53, F, other).
+    expect(tokens(0).filter((t) => t > 0)).toHaveLength(3);
+    expect(tokens(1)).toEqual([0, 0, 0, 0]);
+    expect(tokens(2).filter((t) => t > 0)).toHaveLength(3);
+    expect(tokens(0)[0]).not.toBe(tokens(2)[0]);
+    expect(side.userVocab).toBe(7);
+  });
+});

@@ -257,10 +257,21 @@ function dot(a: Float32Array, ao: number, b: Float32Array, d: number): number {
   return s;
 }
 
-/** Item-to-item scores of a history: sum of neighbour similarities (all, and the last five). */
+/** Dense scratch arrays for item-to-item scores, reused across requests (cleared after each). */
+const scratchByState = new WeakMap<RecommenderState, { all: Float64Array; recent: Float64Array }>();
+
+/**
+ * Item-to-item scores of a history: sum of neighbour similarities (over the whole history, and over
+ * its last five videos). Returns the touched videos; `release()` must be called when done.
+ */
 export function similarScores(state: RecommenderState, history: readonly number[]) {
-  const all = new Map<number, number>();
-  const recent = new Map<number, number>();
+  let scratch = scratchByState.get(state);
+  if (!scratch || scratch.all.length < state.items) {
+    scratch = { all: new Float64Array(state.items), recent: new Float64Array(state.items) };
+    scratchByState.set(state, scratch);
+  }
+  const { all, recent } = scratch;
+  const touched: number[] = [];
   for (let h = 0; h < history.length; h++) {
     const i = history[h];
     if (i >= state.neighbours.index.length) continue;
@@ -268,11 +279,23 @@ export function similarScores(state: RecommenderState, history: readonly number[
     const sim = state.neighbours.similarity[i];
     const isRecent = h >= history.length - 5;
     for (let k = 0; k < idx.length; k++) {
-      all.set(idx[k], (all.get(idx[k]) ?? 0) + sim[k]);
-      if (isRecent) recent.set(idx[k], (recent.get(idx[k]) ?? 0) + sim[k]);
+      const j = idx[k];
+      if (all[j] === 0) touched.push(j);
+      all[j] += sim[k];
+      if (isRecent) recent[j] += sim[k];
     }
   }
-  return { all, recent };
+  return {
+    touched,
+    all,
+    recent,
+    release() {
+      for (const j of touched) {
+        all[j] = 0;
+        recent[j] = 0;
+      }
+    },
+  };
 }
 
 /**
@@ -288,66 +311,75 @@ export function generateCandidates(
 ): Candidate[] {
   const byItem = new Map<number, Candidate>();
   const similar = similarScores(state, ctx.history);
-  const eligible = (i: number) => state.catalogue[i] === 1 && !ctx.seen.has(i) && !ctx.disliked.has(i);
-  const add = (i: number, source: Source) => {
-    let c = byItem.get(i);
-    if (!c) {
-      c = {
-        item: i,
-        sources: 0,
-        towerSimilarity: dot(state.itemEmbeddings, i * state.dim, userEmbedding, state.dim),
-        similarScore: similar.all.get(i) ?? 0,
-        similarRecent: similar.recent.get(i) ?? 0,
-        similarRank: 0,
-      };
-      byItem.set(i, c);
+  try {
+    const eligible = (i: number) => state.catalogue[i] === 1 && !ctx.seen.has(i) && !ctx.disliked.has(i);
+    const add = (i: number, source: Source) => {
+      let c = byItem.get(i);
+      if (!c) {
+        c = {
+          item: i,
+          sources: 0,
+          towerSimilarity: dot(state.itemEmbeddings, i * state.dim, userEmbedding, state.dim),
+          similarScore: similar.all[i],
+          similarRecent: similar.recent[i],
+          similarRank: 0,
+        };
+        byItem.set(i, c);
+      }
+      c.sources |= sourceBit(source);
+    };
+    // Two-tower: nearest videos to the user's embedding (over-fetch, then drop the watched ones).
+    if (sizes.twoTower > 0) {
+      const hits = state.index.search(
+        userEmbedding,
+        Math.min(sizes.twoTower + Math.min(ctx.seen.size, sizes.twoTower), 1000),
+      );
+      let kept = 0;
+      for (const h of hits) {
+        const i = h.id as number;
+        if (!eligible(i)) continue;
+        add(i, 'two-tower');
+        if (++kept >= sizes.twoTower) break;
+      }
     }
-    c.sources |= sourceBit(source);
-  };
-  // Two-tower: nearest videos to the user's embedding (over-fetch, then drop the watched ones).
-  if (sizes.twoTower > 0) {
-    const hits = state.index.search(
-      userEmbedding,
-      Math.min(sizes.twoTower + Math.min(ctx.seen.size, sizes.twoTower), 1000),
-    );
-    let kept = 0;
-    for (const h of hits) {
-      const i = h.id as number;
-      if (!eligible(i)) continue;
-      add(i, 'two-tower');
-      if (++kept >= sizes.twoTower) break;
+    if (sizes.similar > 0 && similar.touched.length > 0) {
+      // The best `sizes.similar` eligible videos by score (a bounded heap, not a sort of them all).
+      const scores = new Float64Array(similar.touched.length);
+      similar.touched.forEach((j, k) => {
+        scores[k] = eligible(j) ? similar.all[j] : Number.NEGATIVE_INFINITY;
+      });
+      const best = topK(scores, sizes.similar);
+      best.forEach((k, r) => {
+        add(similar.touched[k], 'similar');
+        (byItem.get(similar.touched[k]) as Candidate).similarRank = r + 1;
+      });
     }
+    const fromList = (
+      list: Int32Array,
+      n: number,
+      source: Source,
+      keep: (i: number) => boolean = () => true,
+    ) => {
+      let kept = 0;
+      for (let k = 0; k < list.length && kept < n; k++) {
+        const i = list[k];
+        if (!eligible(i) || !keep(i)) continue;
+        add(i, source);
+        kept++;
+      }
+    };
+    const speaks = (i: number) => {
+      const lang = state.side.itemLanguage[i];
+      return ctx.language < 0 || lang < 0 || lang === ctx.language || lang === state.side.commonLanguage;
+    };
+    fromList(state.popularList, sizes.popular, 'popular', speaks);
+    fromList(state.trendingList, sizes.trending, 'trending', speaks);
+    fromList(state.freshList, sizes.fresh, 'fresh', speaks);
+    return [...byItem.values()];
+  } finally {
+    // The scratch arrays are shared: leave them zeroed even if a generator throws.
+    similar.release();
   }
-  if (sizes.similar > 0 && similar.all.size > 0) {
-    const ranked = [...similar.all.entries()].filter(([i]) => eligible(i));
-    ranked.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-    for (let k = 0; k < Math.min(sizes.similar, ranked.length); k++) {
-      add(ranked[k][0], 'similar');
-      (byItem.get(ranked[k][0]) as Candidate).similarRank = k + 1;
-    }
-  }
-  const fromList = (
-    list: Int32Array,
-    n: number,
-    source: Source,
-    keep: (i: number) => boolean = () => true,
-  ) => {
-    let kept = 0;
-    for (let k = 0; k < list.length && kept < n; k++) {
-      const i = list[k];
-      if (!eligible(i) || !keep(i)) continue;
-      add(i, source);
-      kept++;
-    }
-  };
-  const speaks = (i: number) => {
-    const lang = state.side.itemLanguage[i];
-    return ctx.language < 0 || lang < 0 || lang === ctx.language || lang === state.side.commonLanguage;
-  };
-  fromList(state.popularList, sizes.popular, 'popular', speaks);
-  fromList(state.trendingList, sizes.trending, 'trending', speaks);
-  fromList(state.freshList, sizes.fresh, 'fresh', speaks);
-  return [...byItem.values()];
 }
 
 // 3. Ranking features

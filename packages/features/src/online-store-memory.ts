@@ -121,9 +121,16 @@ class MemoryOnlineStore implements OnlineStore {
         const windows = g.refs.map(
           (r) => (g.view.windows ?? []).find((w) => `count_${w.label}` === r.field.name)?.ms as number,
         );
+        // A ranking request repeats its user (and often an advertiser) on every candidate: an entity
+        // equal to the one before it copies that answer instead of searching its log again.
         for (let i = 0; i < n; i++) {
-          const log = logs.get(g.keys[i]);
           const o = out[i];
+          if (i > 0 && g.keys[i] === g.keys[i - 1]) {
+            const prev = out[i - 1];
+            for (let j = 0; j < m; j++) o[names[j]] = prev[names[j]];
+            continue;
+          }
+          const log = logs.get(g.keys[i]);
           for (let j = 0; j < m; j++)
             o[names[j]] = log ? countInWindow(log.ts, 0, log.ts.length, plan.now, windows[j]) : 0;
         }

@@ -170,7 +170,18 @@ interface Catalogue {
   store: OnlineStore;
   /** Ads each (country, age) pair may see, by the campaigns' targeting. */
   eligible: Map<string, number[]>;
+  /**
+   * The static rows written to the online store (user_profile by user, ad_attributes by ad), kept
+   * to serve requests without reading 100 static records per request. They never change while the
+   * service runs: the world's batch views are loaded once.
+   */
+  users: Row[];
+  ads: Row[];
 }
+
+/** Counter features read per ranking request, and their output names in the store's answer. */
+const COUNTER_REFS = COUNTER_FEATURES.map((c) => c.ref);
+const COUNTER_OUTPUTS = COUNTER_FEATURES.map((c) => c.ref.replace(':', '__'));
 
 function worldFromCard(card: Record<string, unknown> | undefined): AdWorld | undefined {
   const w = card?.world as { seed?: number; size?: RunSize } | undefined;
@@ -203,7 +214,7 @@ async function loadCatalogue(world: AdWorld, store: OnlineStore): Promise<Catalo
       eligible.set(`${c}:${age}`, list);
     }
   }
-  return { world, store, eligible };
+  return { world, store, eligible, users: statics.user_profile, ads: statics.ad_attributes };
 }
 
 /** Creates the ad ranking service. It answers at once; /readyz says when the catalogue is loaded. */
@@ -229,7 +240,9 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
       return {
         card: registry.readJson(name, 'production', 'card') as Record<string, unknown> | undefined,
         served: {
-          model: await registry.load(name, 'production', { warmup: true }),
+          // One intra-op thread: a 100-candidate batch is too small to gain from a second one, and
+          // on a 2-core machine the spinning worker thread competed with the event loop (p99 x10).
+          model: await registry.load(name, 'production', { warmup: true, intraOpNumThreads: 1 }),
           name,
           version: entry.version,
           spec: loadSpec(registry, name),
@@ -261,6 +274,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
   });
   const latency = new LatencyRecorder();
   const traffic = served.profile ? new ProfileBuilder(served.profile) : undefined;
+  let profileTick = 0;
   const decay = new DecayMonitor({
     metric: {
       name: 'normalized_cross_entropy',
@@ -425,46 +439,60 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           res.json({ model: { name: served.name, version: served.version }, ads: [] });
           return;
         }
-        const entities = candidates.map((a) => ({
-          user_id: body.user_id,
-          ad_id: String(a),
-          advertiser_id: String(w.ads.advertiser[a]),
-          campaign_id: String(w.ads.campaign[a]),
-        }));
-        const refs = [
-          'user_profile:age',
-          'user_profile:gender',
-          'user_profile:country',
-          'user_profile:language',
-          'user_profile:device',
-          ...['advertiser_id', 'campaign_id', 'ad_group_id', 'category', 'subcategory', 'creative'].map(
-            (f) => `ad_attributes:${f}`,
-          ),
-          ...COUNTER_FEATURES.map((c) => c.ref),
-        ];
+        // Static attributes come from the catalogue's copy of the rows written to the online store
+        // (daily batch views, valid from day 0); only the counters are read per request.
+        // Same rule as the store: a row is visible from its event_ts on (the world's are from day 0).
+        const visible = (r: Row | undefined) => (r && (r[EVENT_TS] as number) <= t - 1 ? r : undefined);
+        const userRow =
+          knownUser && String(user) === body.user_id ? visible(catalogue.users[user]) : undefined;
+        const entities: Row[] = new Array(candidates.length);
+        for (let i = 0; i < candidates.length; i++) {
+          const a = candidates[i];
+          entities[i] = {
+            user_id: body.user_id,
+            ad_id: String(a),
+            advertiser_id: String(w.ads.advertiser[a]),
+            campaign_id: String(w.ads.campaign[a]),
+          };
+        }
         // Read as of one millisecond before the impression, as the training rows were built.
-        const values = await catalogue.store.read(entities, refs, { now: t - 1, fullFeatureNames: true });
-        const context = contextRow(t, body.context.position);
-        const rows: Row[] = entities.map((e, i) => {
-          const v = values[i];
-          const row: Row = { user_id: e.user_id, ad_id: e.ad_id, ...context };
-          for (const f of ['age', 'gender', 'country', 'language', 'device'])
-            row[f] = v[`user_profile__${f}`] ?? null;
-          for (const f of [
-            'advertiser_id',
-            'campaign_id',
-            'ad_group_id',
-            'category',
-            'subcategory',
-            'creative',
-          ]) {
-            row[f] = v[`ad_attributes__${f}`] ?? null;
-          }
-          for (const c of COUNTER_FEATURES) row[c.column] = v[c.ref.replace(':', '__')] ?? 0;
-          return row;
+        const counts = await catalogue.store.read(entities, COUNTER_REFS, {
+          now: t - 1,
+          fullFeatureNames: true,
         });
+        const context = contextRow(t, body.context.position);
+        const rows: Row[] = new Array(candidates.length);
+        for (let i = 0; i < candidates.length; i++) {
+          const e = entities[i];
+          const adRow = visible(catalogue.ads[candidates[i]]);
+          const v = counts[i];
+          const row: Row = {
+            user_id: e.user_id,
+            ad_id: e.ad_id,
+            position: context.position,
+            hour: context.hour,
+            hour_bucket: context.hour_bucket,
+            weekday: context.weekday,
+            age: userRow ? userRow.age : null,
+            gender: userRow ? userRow.gender : null,
+            country: userRow ? userRow.country : null,
+            language: userRow ? userRow.language : null,
+            device: userRow ? userRow.device : null,
+            advertiser_id: adRow ? adRow.advertiser_id : null,
+            campaign_id: adRow ? adRow.campaign_id : null,
+            ad_group_id: adRow ? adRow.ad_group_id : null,
+            category: adRow ? adRow.category : null,
+            subcategory: adRow ? adRow.subcategory : null,
+            creative: adRow ? adRow.creative : null,
+          };
+          for (let c = 0; c < COUNTER_FEATURES.length; c++)
+            row[COUNTER_FEATURES[c].column] = v[COUNTER_OUTPUTS[c]] ?? 0;
+          rows[i] = row;
+        }
         const p = await score(rows, current);
-        for (const row of rows) traffic?.addRow(row);
+        // The drift profile takes every tenth candidate (from a rotating start): the same
+        // distribution at a tenth of the cost of profiling all of them.
+        if (traffic) for (let i = profileTick++ % 10; i < rows.length; i += 10) traffic.addRow(rows[i]);
         const order = candidates.map((_, i) => i);
         const value = (i: number) => (body.bids?.[String(candidates[i])] ?? 1) * p[i];
         order.sort((a, b) => value(b) - value(a) || candidates[a] - candidates[b]);

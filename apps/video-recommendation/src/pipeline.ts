@@ -384,11 +384,14 @@ export function generateCandidates(
 
 // 3. Ranking features
 
-const FEATURE_INDEX = Object.fromEntries(RANKING_FEATURES.map((name, k) => [name, k])) as Record<
+/** Column of each ranking feature, by name. */
+const F = Object.fromEntries(RANKING_FEATURES.map((name, k) => [name, k])) as Record<
   (typeof RANKING_FEATURES)[number],
   number
 >;
-const SOURCE_FEATURE = ['two_tower', 'similar', 'popular', 'trending', 'fresh'] as const;
+const SOURCE_INDEX = (['two_tower', 'similar', 'popular', 'trending', 'fresh'] as const).map(
+  (s) => F[`from_${s}`],
+);
 
 /** One row of RANKING_FEATURES per candidate. */
 export function rankingFeatures(
@@ -410,7 +413,8 @@ export function rankingFeatures(
   for (const v of tagProfile.values()) profileNorm += v * v;
   profileNorm = Math.sqrt(profileNorm);
   const histLen = ctx.history.length;
-  candidates.forEach((c, r) => {
+  for (let r = 0; r < candidates.length; r++) {
+    const c = candidates[r];
     const i = c.item;
     const o = r * f;
     const ageDays = Math.max(0, ctx.ts - state.uploadTs[i]) / DAY_SECONDS;
@@ -422,32 +426,26 @@ export function rankingFeatures(
       tagAff /= profileNorm * Math.sqrt(tags.length);
     }
     const creator = side.itemCreator[i];
-    const set = (name: (typeof RANKING_FEATURES)[number], value: number) => {
-      x[o + FEATURE_INDEX[name]] = value;
-    };
-    set('tower_similarity', c.towerSimilarity);
-    set('similar_score', Math.log1p(c.similarScore));
-    set('similar_recent_score', Math.log1p(c.similarRecent));
-    set('log_popularity_14d', Math.log1p(state.pop14[i]));
-    set('log_popularity_2d', Math.log1p(state.pop2[i]));
-    set('log_popularity_all', Math.log1p(state.popAll[i]));
-    set('log_engagements_14d', Math.log1p(state.eng14[i]));
-    set('trend', Math.log((state.pop2[i] / 2 + 0.5) / (state.pop14[i] / 14 + 0.5)));
-    set('log_age_days', Math.log1p(ageDays));
-    set('is_fresh', ageDays < FRESH_DAYS ? 1 : 0);
-    set(
-      'language_match',
-      ctx.language < 0 || lang < 0 ? 0.5 : lang === ctx.language ? 1 : lang === side.commonLanguage ? 0.5 : 0,
-    );
-    set('tag_affinity', tagAff);
-    set('creator_affinity', creator >= 0 && histLen > 0 ? (creators.get(creator) ?? 0) / histLen : 0);
-    set('log_history_length', Math.log1p(histLen));
-    set('log_creator_popularity', Math.log1p(creator >= 0 ? (state.creatorPop[creator] ?? 0) : 0));
-    set('similar_rank', c.similarRank > 0 ? 1 / Math.sqrt(c.similarRank) : 0);
-    set('length', side.itemLength[i]);
-    for (let k = 0; k < SOURCES.length; k++)
-      x[o + FEATURE_INDEX[`from_${SOURCE_FEATURE[k]}`]] = c.sources & (1 << k) ? 1 : 0;
-  });
+    x[o + F.tower_similarity] = c.towerSimilarity;
+    x[o + F.similar_score] = Math.log1p(c.similarScore);
+    x[o + F.similar_recent_score] = Math.log1p(c.similarRecent);
+    x[o + F.log_popularity_14d] = Math.log1p(state.pop14[i]);
+    x[o + F.log_popularity_2d] = Math.log1p(state.pop2[i]);
+    x[o + F.log_popularity_all] = Math.log1p(state.popAll[i]);
+    x[o + F.log_engagements_14d] = Math.log1p(state.eng14[i]);
+    x[o + F.trend] = Math.log((state.pop2[i] / 2 + 0.5) / (state.pop14[i] / 14 + 0.5));
+    x[o + F.log_age_days] = Math.log1p(ageDays);
+    x[o + F.is_fresh] = ageDays < FRESH_DAYS ? 1 : 0;
+    x[o + F.language_match] =
+      ctx.language < 0 || lang < 0 ? 0.5 : lang === ctx.language ? 1 : lang === side.commonLanguage ? 0.5 : 0;
+    x[o + F.tag_affinity] = tagAff;
+    x[o + F.creator_affinity] = creator >= 0 && histLen > 0 ? (creators.get(creator) ?? 0) / histLen : 0;
+    x[o + F.log_history_length] = Math.log1p(histLen);
+    x[o + F.log_creator_popularity] = Math.log1p(creator >= 0 ? (state.creatorPop[creator] ?? 0) : 0);
+    x[o + F.similar_rank] = c.similarRank > 0 ? 1 / Math.sqrt(c.similarRank) : 0;
+    x[o + F.length] = side.itemLength[i];
+    for (let k = 0; k < SOURCES.length; k++) x[o + SOURCE_INDEX[k]] = c.sources & (1 << k) ? 1 : 0;
+  }
   return x;
 }
 
@@ -469,9 +467,9 @@ export function fitScaler(x: Float32Array, f: number): FeatureScaler {
 export function applyScaler(x: Float32Array, scaler: FeatureScaler): Float32Array {
   const f = scaler.mean.length;
   const out = new Float32Array(x.length);
-  for (let k = 0; k < x.length; k++) {
-    const j = k % f;
-    out[k] = (x[k] - scaler.mean[j]) / scaler.std[j];
+  const inv = scaler.std.map((s) => 1 / s);
+  for (let o = 0; o < x.length; o += f) {
+    for (let j = 0; j < f; j++) out[o + j] = (x[o + j] - scaler.mean[j]) * inv[j];
   }
   return out;
 }

@@ -52,6 +52,9 @@ const settings = pipelineOptions(args.includes('--small') ? 'small' : 'default',
   console.error(m),
 );
 if (opt('epochs')) settings.tower = { ...settings.tower, epochs: Number(opt('epochs')) };
+if (opt('ranker-epochs')) settings.ranker = { ...settings.ranker, epochs: Number(opt('ranker-epochs')) };
+if (opt('ranker-hidden'))
+  settings.ranker = { ...settings.ranker, hidden: (opt('ranker-hidden') as string).split(',').map(Number) };
 const models = modelSpecs(side, settings);
 const specs: RecommenderSpec[] = [...BASELINES, ...MODELS, ...models].filter(
   (s) => !only || only.includes(s.id),

@@ -64,8 +64,8 @@ export async function prepareData(
 /** Training settings per run size: the small world trains in seconds (tests, demos). */
 export function pipelineOptions(size: RunSize, seed: number, log?: (m: string) => void): PipelineOptions {
   return size === 'small'
-    ? { seed, log, tower: { epochs: 3, batchSize: 256 }, ranker: { epochs: 4 }, rankerUsers: 2000 }
-    : { seed, log, tower: { epochs: 3, batchSize: 1024 }, ranker: { epochs: 6 }, rankerUsers: 4000 };
+    ? { seed, log, tower: { epochs: 3, batchSize: 256 }, ranker: { epochs: 16 }, rankerUsers: 2000 }
+    : { seed, log, tower: { epochs: 3, batchSize: 1024 }, ranker: { epochs: 10 }, rankerUsers: 4000 };
 }
 
 /** Trained models: an explicit folder, else the last `mlsd train`, else the committed defaults. */

@@ -4,17 +4,17 @@
  * free port. Reports the port, users and build times to the parent, stops on 'stop'.
  */
 import { listen } from '@mlsd/serving';
-import { DEFAULT_WORLD, generateVideoWorld } from './data.js';
+import { DEFAULT_WORLD, generateVideoWorld, SMALL_WORLD } from './data.js';
 import { createVideoService } from './service.js';
 
-const [modelsDir, videosArg, seedArg] = process.argv.slice(2);
+const [modelsDir, videosArg, seedArg, sizeArg] = process.argv.slice(2);
 if (!modelsDir) {
-  console.error('usage: bench-server <models-dir> [videos] [seed]');
+  console.error('usage: bench-server <models-dir> [videos] [seed] [small|default]');
   process.exit(2);
 }
 const t0 = performance.now();
 const world = generateVideoWorld({
-  ...DEFAULT_WORLD,
+  ...(sizeArg === 'small' ? SMALL_WORLD : DEFAULT_WORLD),
   videos: Number(videosArg ?? 100_000),
   seed: Number(seedArg ?? 42),
 });

@@ -24,15 +24,21 @@ export interface BenchOptions {
   durationSeconds: number;
   videos: number;
   seed: number;
+  /** The world's other dimensions: `default` (20,000 users) unless `small` (smoke tests). */
+  size?: 'small' | 'default';
   log?: (message: string) => void;
 }
 
 export async function benchRecommendations(options: BenchOptions) {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const entry = fileURLToPath(new URL(`./bench-server.${ext}`, import.meta.url));
-  const child = fork(entry, [options.modelsDir, String(options.videos), String(options.seed)], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const child = fork(
+    entry,
+    [options.modelsDir, String(options.videos), String(options.seed), options.size ?? 'default'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   const info = await new Promise<{
     port: number;
     users: number;

@@ -442,7 +442,7 @@ export async function createVideoService(options: VideoServiceOptions): Promise<
             ? {
                 error: {
                   code: 'invalid_events',
-                  message: `${rejected.length} event(s) rejected; the others were kept`,
+                  message: `${new Set(rejected.map((r) => r.index)).size} event(s) rejected; the others were kept`,
                 },
               }
             : {}),

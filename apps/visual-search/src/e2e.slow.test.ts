@@ -73,6 +73,8 @@ describe('visual search end to end', () => {
       expect(res.status).toBe(200);
       expect(res.body.results).toHaveLength(10);
       expect((await request(handle.handler).get('/readyz')).status).toBe(200);
+      // The service runs the model just trained.
+      expect((await request(handle.handler).get('/models')).body.models[0].version).toBe(model.version);
     } finally {
       await handle.close();
     }

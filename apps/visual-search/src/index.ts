@@ -130,7 +130,7 @@ export const caseStudy: CaseStudy = {
     const outDir = options.outDir ?? join(ctx.modelsDir, APP_ID);
     const stepsPerEpoch = Math.floor(split.train.length / batchSize);
     ctx.progress.start('contrastive training', Math.ceil(stepsPerEpoch * budget.epochs));
-    const { spec, result, onnxPath } = await trainAndExport(collection, {
+    const { result, onnxPath, version } = await trainAndExport(collection, {
       trainIndices: split.train,
       seed: ctx.seed,
       epochs: budget.epochs,
@@ -154,7 +154,8 @@ export const caseStudy: CaseStudy = {
         {
           implementation: 'cnn-contrastive',
           path: onnxPath,
-          version: String(spec.training?.steps ?? result.steps),
+          // The same version the service reports: the first 12 hex digits of the file's SHA-256.
+          version,
           trainingSeconds: result.seconds,
           metrics: {
             final_epoch_loss: result.epochLosses.at(-1) ?? Number.NaN,

@@ -543,7 +543,7 @@ export interface TrainRunOptions {
 export async function trainAndExport(
   collection: ImageCollection,
   options: TrainRunOptions,
-): Promise<{ spec: EncoderSpec; result: ContrastiveResult; onnxPath: string }> {
+): Promise<{ spec: EncoderSpec; result: ContrastiveResult; onnxPath: string; version: string }> {
   const backend = await initTraining();
   const normalisation = fitNormalisation(collection, options.trainIndices);
   const config: EncoderConfig = { ...DEFAULT_ENCODER, inputSize: collection.size };
@@ -562,7 +562,9 @@ export async function trainAndExport(
     });
     await mkdir(options.outDir, { recursive: true });
     const onnxPath = join(options.outDir, 'encoder.onnx');
-    await writeFile(onnxPath, exportEncoder(model));
+    const bytes = exportEncoder(model);
+    await writeFile(onnxPath, bytes);
+    const version = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
     const spec: EncoderSpec = {
       encoder: config,
       normalisation,
@@ -582,7 +584,7 @@ export async function trainAndExport(
       },
     };
     await writeFile(join(options.outDir, 'encoder.json'), `${JSON.stringify(spec, null, 2)}\n`);
-    return { spec, result, onnxPath };
+    return { spec, result, onnxPath, version };
   } finally {
     model.dispose();
   }

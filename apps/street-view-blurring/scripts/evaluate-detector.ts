@@ -1,7 +1,8 @@
 /**
  * Evaluates an exported detector (ONNX, through OnnxDetector as the service runs it) like the
  * training script does: blur thresholds chosen on the validation split for the recall targets,
- * metrics with bootstrap intervals on the test split, and recall per side bucket.
+ * metrics with bootstrap intervals on the test split, recall per side bucket, and the oracle (the
+ * generator's ground truth scored as a detector: the ceiling of this world).
  * Run (long: take the CPU lock):
  *   flock /tmp/mlsd-cpu.lock npx tsx scripts/evaluate-detector.ts [model.onnx] [seed] [validation] [test] [resamples]
  * Prints JSON (thresholds, report, recallBySide).
@@ -27,6 +28,11 @@ await detector.close();
 const chosen = chooseThresholds(validation, { face: 0.9, plate: 0.95 });
 const thresholds = { face: chosen.face.threshold, plate: chosen.plate.threshold };
 const report = evaluateDetections(test, { thresholds, resamples, seed });
+// The generator's ground truth as a detector: the ceiling of this world.
+const oracle = evaluateDetections(
+  test.map((im) => ({ ...im, detections: im.objects.map((o) => ({ ...o, score: 1 })) })),
+  { resamples: 0 },
+);
 console.log(
   JSON.stringify(
     {
@@ -38,6 +44,12 @@ console.log(
       chosen,
       report,
       recallBySide: recallBySide(test, thresholds),
+      oracle: {
+        map: oracle.map.estimate,
+        map50: oracle.map50.estimate,
+        recallFace: oracle.recall.face.all.estimate,
+        recallPlate: oracle.recall.plate.all.estimate,
+      },
     },
     null,
     1,

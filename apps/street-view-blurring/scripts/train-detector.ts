@@ -7,6 +7,8 @@
  * Run (training is long: take the CPU lock):
  *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-detector.ts [seed] [trainScenes] [epochs] [validation] [test] [resamples] [config] [outDir]
  * config: `small` (default; the stride-4 level for small objects) or `single` (one stride-8 level).
+ * [fromWeights] [learningRate] [cropSeed]: continue from saved weights (the `.json`/`.bin` prefix) at
+ * this learning rate, cutting the crops with another seed (the scenes stay those of `seed`).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +27,9 @@ import {
   DEFAULT_DETECTOR,
   decodeDetections,
   headLevels,
+  loadDetectorWeights,
   predictHeads,
+  readDetectorWeights,
   resizeDetector,
   SMALL_OBJECT_DETECTOR,
   saveDetectorWeights,
@@ -39,6 +43,9 @@ const [seed, nTrain, epochs, nVal, nTest, resamples] = [42, 1500, 8, 200, 300, 2
 const configName = process.argv[8] ?? 'small';
 const config = configName === 'single' ? DEFAULT_DETECTOR : SMALL_OBJECT_DETECTOR;
 const root = process.argv[9] ?? join(import.meta.dirname, '../../../fixtures/street-view-blurring');
+const fromWeights = process.argv[10];
+const learningRate = Number(process.argv[11] ?? 2e-3);
+const cropSeed = Number(process.argv[12] ?? seed);
 await initBackend({ prefer: 'wasm' });
 const train = generateSplit(seed, 'train', nTrain);
 const cropSize = 96;
@@ -47,8 +54,10 @@ const result = await trainDetector(train, {
   cropSize,
   cropsPerScene: 2,
   batchSize: 32,
-  seed,
+  seed: cropSeed,
   config,
+  learningRate,
+  from: fromWeights ? loadDetectorWeights(await readDetectorWeights(fromWeights), cropSize) : undefined,
   onEpochEnd: (e) => console.log(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)} (${e.seconds.toFixed(1)} s)`),
 });
 console.log(
@@ -111,7 +120,7 @@ await writeFile(
   }),
 );
 await writeDetectorWeights(join(root, 'models/detector.weights'), saveDetectorWeights(result.model, config));
-const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples, configName].join(' ')}`;
+const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples, configName, ...(fromWeights ? ['<out>', fromWeights, learningRate, cropSeed] : [])].join(' ')}`;
 await writeFile(
   join(root, 'reports/detector.json'),
   `${JSON.stringify({ command, trainingSeconds: result.seconds, crops: result.crops, epochs: result.history.epochs, chosen, report, recallBySide: bySide }, null, 1)}\n`,

@@ -64,7 +64,7 @@ export interface RunData {
 export const RUN_SIZES: Record<RunSize, { train: number; validation: number; test: number; epochs: number }> =
   {
     small: { train: 60, validation: 20, test: 30, epochs: 2 },
-    default: { train: 3000, validation: 200, test: 300, epochs: 8 },
+    default: { train: 4000, validation: 200, test: 300, epochs: 10 },
   };
 
 /**

@@ -63,6 +63,45 @@ describe('fit', () => {
     model.dispose();
   });
 
+  it("adds the layers' weight penalties to the loss, as tfjs's own fit does", async () => {
+    const { x, y } = toyData(256, 1);
+    const train = async (l2: number) => {
+      const model = withSeed(3, () => {
+        const m = tf.sequential();
+        m.add(
+          tf.layers.dense({
+            inputShape: [4],
+            units: 1,
+            activation: 'sigmoid',
+            kernelRegularizer: l2 > 0 ? tf.regularizers.l2({ l2 }) : undefined,
+          }),
+        );
+        return m;
+      });
+      const [kernel] = model.layers[0].getWeights();
+      const before = (kernel.square().sum().dataSync()[0] as number) * l2;
+      const h = await fit(model, {
+        x,
+        y,
+        loss: binaryCrossentropy(),
+        epochs: 1,
+        batchSize: 256,
+        learningRate: 1e-9,
+        seed: 5,
+        progress: false,
+      });
+      const norm = model.layers[0].getWeights()[0].square().sum().dataSync()[0] as number;
+      model.dispose();
+      return { loss: h.epochs[0].loss, penalty: before, norm };
+    };
+    const plain = await train(0);
+    const penalised = await train(0.5);
+    // One full batch at a negligible learning rate: the loss is the data term plus l2 * sum(w^2).
+    expect(penalised.penalty).toBeGreaterThan(0.01);
+    expect(penalised.loss).toBeCloseTo(plain.loss + penalised.penalty, 4);
+    expect(penalised.norm).toBeCloseTo(plain.norm, 4);
+  });
+
   it('repeats weights and losses exactly with one seed, and differs with another', async () => {
     const { x, y } = toyData(128, 2);
     const run = async (seed: number) => {

@@ -259,6 +259,9 @@ export async function fit(model: tf.LayersModel, options: FitOptions): Promise<H
               if (preds.length !== losses.length)
                 throw new RangeError(`loss: model has ${preds.length} outputs, got ${losses.length} losses`);
               const terms = preds.map((p, i) => losses[i](targets[i], p, sw).mul(lossWeights[i]));
+              // The layers' weight penalties (kernelRegularizer, embeddingsRegularizer, ...), as
+              // tfjs's own model.fit adds them.
+              terms.push(...model.calculateLosses());
               return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
             },
             true,

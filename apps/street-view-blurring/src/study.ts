@@ -94,8 +94,13 @@ export async function prepareRunData(
       image: p.input,
       objects: p.inputObjects,
     }));
-    if (all.length < 3)
-      throw new RangeError(`${data.path}: only ${all.length} usable images (need at least 3)`);
+    const issues = [...ds.issues, ...prepared.issues];
+    if (all.length < 3) {
+      const first = issues.slice(0, 3).map((i) => `${i.ref}: ${i.reason}`);
+      throw new RangeError(
+        `${data.path}: only ${all.length} usable images (need at least 3); ${issues.length} issues${first.length ? `, e.g. ${first.join('; ')}` : ''}`,
+      );
+    }
     createRng(seed).fork('coco-split').shuffle(all);
     const nVal = Math.max(1, Math.round(all.length * 0.15));
     const nTest = Math.max(1, Math.round(all.length * 0.15));
@@ -106,7 +111,7 @@ export async function prepareRunData(
       validation: all.slice(nTest, nTest + nVal),
       train: all.slice(nTest + nVal),
       split: `seeded shuffle of the images (seed ${seed}): 70 % train, 15 % validation, 15 % test; evaluated on the letterboxed inputs`,
-      issues: [...ds.issues, ...prepared.issues],
+      issues,
     };
   }
   const n = RUN_SIZES[size];

@@ -5,6 +5,7 @@ import {
   DAY_SECONDS,
   generateAdWorld,
   parseCriteoLine,
+  populationOracle,
   readCriteo,
   SMALL_WORLD,
   summarizeWorld,
@@ -103,6 +104,27 @@ describe('generated ad world', () => {
       const se = Math.sqrt((expected * (1 - expected)) / part.length);
       expect(Math.abs(observed - expected)).toBeLessThan(4 * se + 1e-4);
     }
+  });
+
+  it('keeps a second ceiling without per-user knowledge: same mean, lower spread, worse log loss', () => {
+    const pop = populationOracle(world);
+    let mOracle = 0;
+    let mPop = 0;
+    let llOracle = 0;
+    let llPop = 0;
+    for (let k = 0; k < imp.count; k++) {
+      mOracle += imp.pLabel[k];
+      mPop += pop[k];
+      const y = imp.label[k];
+      llOracle -= y ? Math.log(imp.pLabel[k]) : Math.log1p(-imp.pLabel[k]);
+      llPop -= y ? Math.log(pop[k]) : Math.log1p(-pop[k]);
+      expect(pop[k]).toBeGreaterThan(0);
+      expect(pop[k]).toBeLessThan(clickWithinWindowProbability(world.options.clickWindowSeconds));
+    }
+    // Averaging the user effect out keeps the mean probability (within 3 %) ...
+    expect(Math.abs(mPop / mOracle - 1)).toBeLessThan(0.03);
+    // ... and loses the information only the user's identity carries.
+    expect(llPop / imp.count).toBeGreaterThan((llOracle / imp.count) * 1.03);
   });
 
   it('rejects bad options with the name of the option', () => {

@@ -516,6 +516,52 @@ export function generateAdWorld(options: Partial<AdWorldOptions> = {}): AdWorld 
   return { options: o, users, ads, campaigns, impressions: imp, startTs: 0 };
 }
 
+/**
+ * A second ceiling: the oracle's probability with the user's hidden propensity and taste averaged
+ * over their population distribution (everything else as the generator knows it). It is the best a
+ * model can do without learning anything about the individual user from the user's history; the
+ * gap from it to the oracle is what only per-user history (id weights, embeddings, the user's
+ * click counters) can recover.
+ */
+export function populationOracle(world: AdWorld): Float32Array {
+  const o = world.options;
+  const { users, ads, impressions: imp } = world;
+  const m = generateHiddenModel(createRng(o.seed).fork('model'), users, ads, o.advertisers);
+  const within = clickWithinWindowProbability(o.clickWindowSeconds);
+  const nSub = CATEGORIES.length * SUBCATEGORIES_PER_CATEGORY;
+  // A standard normal on a grid of 41 points (+-5 sd), for E[sigmoid(a + sd Z)].
+  const z: number[] = [];
+  const w: number[] = [];
+  for (let i = -20; i <= 20; i++) {
+    z.push(i / 4);
+    w.push(Math.exp(-((i / 4) ** 2) / 2));
+  }
+  const wSum = w.reduce((a, b) => a + b, 0);
+  // The user part of the logit is propensity N(0, sd^2) plus taste . subcategory taste: its variance.
+  const propensityVar = 0.6 ** 2;
+  const tasteVar = new Float64Array(nSub);
+  for (let s = 0; s < nSub; s++) {
+    let v = 0;
+    for (let k = 0; k < TASTE_DIM; k++) v += m.subcategoryTaste[s * TASTE_DIM + k] ** 2 * 0.55 ** 2;
+    tasteVar[s] = v;
+  }
+  const out = new Float32Array(imp.count);
+  for (let k = 0; k < imp.count; k++) {
+    const user = imp.user[k];
+    const sub = ads.subcategory[imp.ad[k]];
+    let taste = 0;
+    for (let j = 0; j < TASTE_DIM; j++)
+      taste += m.userTaste[user * TASTE_DIM + j] * m.subcategoryTaste[sub * TASTE_DIM + j];
+    const q = imp.pLabel[k] / within;
+    const rest = Math.log(q / (1 - q)) - m.userPropensity[user] - taste;
+    const sd = Math.sqrt(propensityVar + tasteVar[sub]);
+    let e = 0;
+    for (let i = 0; i < z.length; i++) e += w[i] * sigmoid(rest + sd * z[i]);
+    out[k] = (within * e) / wSum;
+  }
+  return out;
+}
+
 /** Counts that describe a world, for reports and READMEs. */
 export function summarizeWorld(world: AdWorld) {
   const imp = world.impressions;

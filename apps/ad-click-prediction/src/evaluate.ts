@@ -20,6 +20,7 @@ import {
   rocAucScore,
 } from '@mlsd/metrics';
 import { ModelRegistry, type OnnxModel } from '@mlsd/onnx';
+import { populationOracle } from './data.js';
 import { encodeTable } from './features.js';
 import { APP_ID, IMPLEMENTATIONS, labelsOf, loadSpec, type PreparedData, positiveRate } from './pipeline.js';
 
@@ -168,6 +169,17 @@ export async function evaluateModels(
       metrics: scorePredictions(labels, oracle, trainRate, options.resamples, options.seed),
       notes: 'the ceiling: no model can expect to do better on this data',
     });
+    if (data.world) {
+      const all = populationOracle(data.world);
+      const population = Float32Array.from(data.test, (i) => all[i]);
+      results.push({
+        implementation: 'oracle-without-user-history',
+        title: "The oracle with each user's hidden propensity and taste averaged out",
+        role: 'oracle',
+        metrics: scorePredictions(labels, population, trainRate, options.resamples, options.seed),
+        notes: 'the best a model can do without learning anything about the individual user',
+      });
+    }
   }
   if (data.badRows.length)
     notes.push(

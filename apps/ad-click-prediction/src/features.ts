@@ -84,6 +84,9 @@ export const adAttributesView = defineFeatureView({
 });
 
 const shortWindows = { '1h': HOUR, '24h': DAY };
+/** A week of recent activity, and four weeks (the whole generated log) of history: a user's click
+ * rate and how often the user has already seen an ad (fatigue) build up over more than a week. */
+const longWindows = { '7d': 7 * DAY, '28d': 28 * DAY };
 
 /** The sliding-window counters, by name. Impression counters and click counters come in pairs. */
 export const COUNTERS = {
@@ -116,17 +119,17 @@ export const COUNTERS = {
   user_impressions: defineWindowedCounter({
     name: 'user_impressions',
     entities: ['user_id'],
-    windows: { '7d': 7 * DAY },
+    windows: longWindows,
   }),
   user_clicks: defineWindowedCounter({
     name: 'user_clicks',
     entities: ['user_id'],
-    windows: { '7d': 7 * DAY },
+    windows: longWindows,
   }),
   user_ad_impressions: defineWindowedCounter({
     name: 'user_ad_impressions',
     entities: ['user_id', 'ad_id'],
-    windows: { '7d': 7 * DAY },
+    windows: longWindows,
   }),
 } as const;
 
@@ -145,6 +148,9 @@ export const COUNTER_FEATURES: Array<{ ref: string; column: string }> = [
   { ref: 'user_impressions:count_7d', column: 'user_impressions_7d' },
   { ref: 'user_clicks:count_7d', column: 'user_clicks_7d' },
   { ref: 'user_ad_impressions:count_7d', column: 'user_ad_impressions_7d' },
+  { ref: 'user_impressions:count_28d', column: 'user_impressions_28d' },
+  { ref: 'user_clicks:count_28d', column: 'user_clicks_28d' },
+  { ref: 'user_ad_impressions:count_28d', column: 'user_ad_impressions_28d' },
 ];
 
 /** Categorical columns of the generated world's table, in order. */
@@ -394,7 +400,7 @@ export interface CtrSpecOptions {
   crossBuckets?: number;
   /** Rarer values than this share the out-of-vocabulary id. Default 3. */
   minCount?: number;
-  /** Quantile buckets of each numeric column, as an extra id field. Default 10. */
+  /** Quantile buckets of each numeric column, as an extra id field (0: none). Default 10. */
   numericBuckets?: number;
 }
 
@@ -420,7 +426,7 @@ export function ctrTransforms(
         scale: 'standard',
       }),
     );
-    out.push(quantileBucketize(c, nb, { name: `${c}__bucket` }));
+    if (nb > 0) out.push(quantileBucketize(c, nb, { name: `${c}__bucket` }));
   }
   for (const columns of options.crosses ?? []) out.push(cross(columns, options.crossBuckets ?? 2 ** 15));
   return out;

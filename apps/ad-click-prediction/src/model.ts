@@ -41,6 +41,10 @@ export interface CtrModelConfig {
   crossLayers?: number;
   /** L2 penalty on the embeddings (per-row scale, so rare ids stay small). Default 1e-6. */
   embeddingL2?: number;
+  /** Dropout after each hidden layer of the MLP (training only). Default 0. */
+  dropout?: number;
+  /** Standard deviation of the embeddings' initial values. Default 0.01. */
+  embeddingInitStddev?: number;
   /**
    * Share of positives in the training data: the output bias starts at its log-odds, so training
    * does not spend its first epochs learning the base rate (clicks are about 2 %).
@@ -62,6 +66,7 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
   const k = config.embeddingDim ?? 8;
   const hidden = config.hidden ?? [128, 64];
   const l2 = config.embeddingL2 ?? 1e-6;
+  const dropout = config.dropout ?? 0;
   const ids = tf.input({ shape: [fields], dtype: 'int32', name: 'ids' });
   const dense = tf.input({ shape: [Math.max(1, denseWidth)], dtype: 'float32', name: 'dense' });
   const regularizer = l2 > 0 ? tf.regularizers.l2({ l2 }) : undefined;
@@ -102,7 +107,11 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
       inputDim: vocabulary,
       outputDim: k,
       name: 'field_embeddings',
-      embeddingsInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: seed + 1 }),
+      embeddingsInitializer: tf.initializers.randomNormal({
+        mean: 0,
+        stddev: config.embeddingInitStddev ?? 0.01,
+        seed: seed + 1,
+      }),
       embeddingsRegularizer: regularizer,
     })
     .apply(ids) as tf.SymbolicTensor;
@@ -124,6 +133,10 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
       h = tf.layers
         .dense({ units, activation: 'relu', name: `mlp_${i}`, kernelInitializer: glorot(seed + 10 + i) })
         .apply(h) as tf.SymbolicTensor;
+      if (dropout > 0)
+        h = tf.layers
+          .dropout({ rate: dropout, name: `mlp_${i}_dropout`, seed: seed + 30 + i })
+          .apply(h) as tf.SymbolicTensor;
     });
     logits.push(
       tf.layers

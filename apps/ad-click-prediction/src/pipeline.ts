@@ -143,6 +143,14 @@ export interface Implementation {
   kind: CtrModelKind | 'base-rate';
   crosses: boolean;
   learningRate: number;
+  /** L2 penalty on the id weights and embeddings (see `CtrModelConfig.embeddingL2`). */
+  embeddingL2?: number;
+  /** Dropout after each hidden layer of the MLP. */
+  dropout?: number;
+  /** Standard deviation of the initial embeddings. */
+  embeddingInitStddev?: number;
+  /** Quantile buckets of each count as an extra id field (0: none; see `CtrSpecOptions`). */
+  numericBuckets?: number;
 }
 
 export const IMPLEMENTATIONS: Implementation[] = [
@@ -163,6 +171,7 @@ export const IMPLEMENTATIONS: Implementation[] = [
     kind: 'logistic-regression',
     crosses: false,
     learningRate: 0.01,
+    embeddingL2: 1e-5,
   },
   {
     id: 'logistic-regression-crosses',
@@ -172,6 +181,7 @@ export const IMPLEMENTATIONS: Implementation[] = [
     kind: 'logistic-regression',
     crosses: true,
     learningRate: 0.01,
+    embeddingL2: 1e-5,
   },
   {
     id: 'factorization-machine',
@@ -180,7 +190,10 @@ export const IMPLEMENTATIONS: Implementation[] = [
     description: 'Linear part plus pairwise interactions of 8-d field embeddings.',
     kind: 'factorization-machine',
     crosses: false,
-    learningRate: 2e-3,
+    learningRate: 5e-3,
+    embeddingL2: 1e-5,
+    embeddingInitStddev: 0.05,
+    numericBuckets: 0,
   },
   {
     id: 'deepfm',
@@ -189,7 +202,11 @@ export const IMPLEMENTATIONS: Implementation[] = [
     description: 'Factorization machine plus an MLP (128, 64) over the embeddings and counts.',
     kind: 'deepfm',
     crosses: false,
-    learningRate: 2e-3,
+    learningRate: 3e-3,
+    embeddingL2: 1e-5,
+    embeddingInitStddev: 0.05,
+    numericBuckets: 0,
+    dropout: 0.2,
   },
   {
     id: 'dcn-v2',
@@ -198,7 +215,11 @@ export const IMPLEMENTATIONS: Implementation[] = [
     description: 'Two full-rank cross layers over [embeddings, counts], stacked with an MLP (128, 64).',
     kind: 'dcn-v2',
     crosses: false,
-    learningRate: 2e-3,
+    learningRate: 3e-3,
+    embeddingL2: 1e-5,
+    embeddingInitStddev: 0.05,
+    numericBuckets: 0,
+    dropout: 0.2,
   },
 ];
 
@@ -256,7 +277,10 @@ export async function trainImplementation(
 ): Promise<TrainedImplementation> {
   const started = performance.now();
   const trainRows = pickRows(data.table, data.train);
-  const transforms = ctrTransforms(data.table, { crosses: impl.crosses ? crossesFor(data) : [] });
+  const transforms = ctrTransforms(data.table, {
+    crosses: impl.crosses ? crossesFor(data) : [],
+    numericBuckets: impl.numericBuckets,
+  });
   const spec = fitCtrSpec(`${APP_ID}.${impl.id}`, trainRows, transforms);
   const x = encodeTable(spec, data.table, data.train);
   const xv = encodeTable(spec, data.table, data.validation);
@@ -270,6 +294,9 @@ export async function trainImplementation(
     fields: x.fields,
     denseWidth: x.denseWidth,
     baseRate: rate,
+    embeddingL2: impl.embeddingL2,
+    dropout: impl.dropout,
+    embeddingInitStddev: impl.embeddingInitStddev,
     seed: options.seed,
   });
   let epochs = 0;

@@ -193,10 +193,10 @@ async function loadCatalogue(world: AdWorld, store: OnlineStore): Promise<Catalo
   const statics = worldStaticRows(world);
   await store.write('user_profile', statics.user_profile);
   await store.write('ad_attributes', statics.ad_attributes);
-  // Replay the log's last 8 days into the counters: the longest window is 7 days, so a request
+  // Replay the log's last 29 days into the counters: the longest window is 28 days, so a request
   // timed anywhere in the log's last day sees its counters complete.
   const end = world.options.days * DAY_SECONDS;
-  const events = worldCounterEvents(world, { fromSeconds: end - 8 * DAY_SECONDS, untilMs: worldMs(end) });
+  const events = worldCounterEvents(world, { fromSeconds: end - 29 * DAY_SECONDS, untilMs: worldMs(end) });
   for (const [counter, rows] of events) {
     for (let s = 0; s < rows.length; s += 20_000)
       await store.recordEvents(counter, rows.slice(s, s + 20_000));

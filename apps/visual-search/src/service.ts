@@ -341,8 +341,7 @@ export async function createSearchService(options: SearchServiceOptions): Promis
           ...(config.VISUAL_SEARCH_CATALOGUE_SIZE ? { count: config.VISUAL_SEARCH_CATALOGUE_SIZE } : {}),
           ...(options.catalogue as Partial<CatalogueOptions>),
         });
-  if (catalogue.size !== size && !(catalogue.size > 0))
-    throw new RangeError(`catalogue.size: expected a positive image size, got ${catalogue.size}`);
+  // A catalogue of another image size is served too: the library resizes its images to `size`.
   const seed = (catalogue as { options?: { seed?: number } }).options?.seed;
   const library = await ImageLibrary.open(catalogue, { uploadsDir: join(options.workDir, 'uploads'), seed });
   const index = new SwappableIndex(new HnswIndex({ dimension: embedder.dimension, metric: 'cosine' }));

@@ -1,8 +1,10 @@
 /**
  * Serving benchmark: autocannon on loopback against POST /predict, unbatched and batched, at
- * concurrency 1, 16 and 64, for the tiny model (MatMul+Add+Sigmoid, 4 inputs) and a small MLP
- * (256 inputs, two hidden layers of 1024, sigmoid output); plus a direct `model.run` loop on one row
- * for the service's overhead ratio. The service runs in a child process so the load generator does
+ * concurrency 1, 16 and 64, for the tiny model (MatMul+Add+Sigmoid, 4 inputs), a small MLP
+ * (256 inputs, two hidden layers of 1024, sigmoid output) and an MLP of the size of DLRM's top MLP
+ * on Criteo (479 inputs, 1024-1024-512-256, sigmoid; about 2.2 M multiply-adds per row); plus direct
+ * `model.run` loops on one row (the service's overhead ratio) and on batches of 64 rows (the model's
+ * own ceiling for batched serving). The service runs in a child process so the load generator does
  * not share its event loop.
  *
  * Run: flock /tmp/mlsd-cpu.lock npm run bench -w @mlsd/serving   (DURATION=seconds, default 5)
@@ -17,20 +19,25 @@ import type { InferenceModel } from '../src/model.js';
 import { createSampleService, scoreRows } from '../src/testing/sample-service.js';
 import { buildMlpModelBytes, loadOnnxBytes, loadTinyModel } from '../src/testing/tiny-model.js';
 
-type ModelKind = 'tiny' | 'mlp';
+type ModelKind = 'tiny' | 'mlp' | 'dlrm-top';
 const MLP_INPUTS = 256;
+/** DLRM's top MLP for Criteo: 13 dense features through the bottom MLP to 128, plus the 351 pairwise
+ * dot products of 27 embedding vectors, is 479 inputs; then 1024-1024-512-256-1. */
+const DLRM_INPUTS = 479;
+const DLRM_HIDDEN = [1024, 1024, 512, 256];
 const BATCHING = { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 };
 // 'batched' dispatches at once when the model is idle (the default); 'batched-triton' always holds a
 // lone call for maxQueueDelayMs (dispatchWhenIdle: false).
 
 async function loadModel(kind: ModelKind): Promise<InferenceModel> {
-  return kind === 'tiny'
-    ? loadTinyModel()
-    : loadOnnxBytes(buildMlpModelBytes(MLP_INPUTS, [1024, 1024]), MLP_INPUTS, { name: 'mlp' });
+  if (kind === 'tiny') return loadTinyModel();
+  if (kind === 'mlp')
+    return loadOnnxBytes(buildMlpModelBytes(MLP_INPUTS, [1024, 1024]), MLP_INPUTS, { name: 'mlp' });
+  return loadOnnxBytes(buildMlpModelBytes(DLRM_INPUTS, DLRM_HIDDEN), DLRM_INPUTS, { name: 'dlrm-top' });
 }
 
 function row(kind: ModelKind): number[] {
-  const n = kind === 'tiny' ? 4 : MLP_INPUTS;
+  const n = kind === 'tiny' ? 4 : kind === 'mlp' ? MLP_INPUTS : DLRM_INPUTS;
   return Array.from({ length: n }, (_, i) => ((i * 37) % 11) / 10 - 0.5);
 }
 
@@ -97,18 +104,19 @@ async function load(url: string, connections: number, seconds: number, body: str
   };
 }
 
-async function directLoop(kind: ModelKind, seconds: number): Promise<number> {
+/** Rows per second of `model.run` in a sequential loop, `batch` rows per call. */
+async function directLoop(kind: ModelKind, seconds: number, batch = 1): Promise<number> {
   const model = await loadModel(kind);
-  const x = row(kind);
-  for (let i = 0; i < 200; i++) await scoreRows(model, [x]);
+  const rows = Array.from({ length: batch }, () => row(kind));
+  for (let i = 0; i < 50; i++) await scoreRows(model, rows);
   let n = 0;
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
-    await scoreRows(model, [x]);
+    await scoreRows(model, rows);
     n++;
   }
   await model.close?.();
-  return n / seconds;
+  return (n * batch) / seconds;
 }
 
 async function main() {
@@ -117,9 +125,13 @@ async function main() {
     `# serving benchmark: ${cpus().length} x ${cpus()[0]?.model}, Node ${process.version}, ${seconds} s per run`,
   );
   console.log(`# batching: ${JSON.stringify(BATCHING)}`);
-  for (const kind of ['tiny', 'mlp'] as const) {
+  const kinds = (process.env.MODELS?.split(',') ?? ['tiny', 'mlp', 'dlrm-top']) as ModelKind[];
+  for (const kind of kinds) {
     const direct = await directLoop(kind, seconds);
-    console.log(`\n## ${kind}: direct model.run loop, one row per call: ${direct.toFixed(0)} calls/s`);
+    const direct64 = await directLoop(kind, seconds, BATCHING.maxBatchSize);
+    console.log(
+      `\n## ${kind}: direct model.run loop, one row per call: ${direct.toFixed(0)} calls/s; ${BATCHING.maxBatchSize} rows per call: ${direct64.toFixed(0)} rows/s`,
+    );
     console.log('| mode | concurrency | req/s | p50 ms | p99 ms | service/direct | errors |');
     console.log('|---|---|---|---|---|---|---|');
     const body = JSON.stringify({ features: row(kind) });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelRegistry } from '@mlsd/onnx';
@@ -8,11 +8,15 @@ import { simulateTraffic } from './simulate.js';
 
 let data: PreparedData;
 let registryDir: string;
+/** A copy of the registry taken before the continual-learning tests may promote a fine-tuned model. */
+let simulateRegistryDir: string;
 
 beforeAll(async () => {
   data = await prepareData(undefined, 'small', 3);
   registryDir = mkdtempSync(join(tmpdir(), 'adc-retrain-'));
   await trainAll(data, { size: 'small', seed: 3, epochs: 2, registryDir, implementations: ['dcn-v2'] });
+  simulateRegistryDir = mkdtempSync(join(tmpdir(), 'adc-simulate-'));
+  cpSync(registryDir, simulateRegistryDir, { recursive: true });
 }, 120_000);
 
 function production(): string | undefined {
@@ -62,10 +66,20 @@ describe('continual learning', () => {
 
 describe('mlsd simulate', () => {
   it('shows data drift on country and decay when traffic shifts, and no country drift when it does not', async () => {
-    const steady = await simulateTraffic({ registryDir, requests: 400, drift: false, seed: 1 });
+    const steady = await simulateTraffic({
+      registryDir: simulateRegistryDir,
+      requests: 400,
+      drift: false,
+      seed: 1,
+    });
     expect(steady.rejectedEvents).toBe(0);
     expect(steady.monitoring.driftedColumns).not.toContain('country');
-    const shifted = await simulateTraffic({ registryDir, requests: 2000, drift: true, seed: 1 });
+    const shifted = await simulateTraffic({
+      registryDir: simulateRegistryDir,
+      requests: 2000,
+      drift: true,
+      seed: 1,
+    });
     expect(shifted.monitoring.driftedColumns).toContain('country');
     expect(shifted.monitoring.status).toBe('alert');
     expect(shifted.monitoring.decay).toMatchObject({ status: 'alert', alert: true });

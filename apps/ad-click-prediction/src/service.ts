@@ -96,6 +96,8 @@ const MAX_CANDIDATES = 500;
 /** A click this long after its impression does not make the impression positive. */
 const CLICK_WINDOW_MS = DEFAULT_WORLD.clickWindowSeconds * 1000;
 const FUTURE_TOLERANCE_MS = 5_000;
+/** Served rows profiled one by one before the drift profile samples one row in ten. */
+const PROFILE_FULL = 5_000;
 
 const RankBody = z
   .object({
@@ -274,7 +276,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
   });
   const latency = new LatencyRecorder();
   const traffic = served.profile ? new ProfileBuilder(served.profile) : undefined;
-  let profileTick = 0;
+  let profiled = 0;
   const decay = new DecayMonitor({
     metric: {
       name: 'normalized_cross_entropy',
@@ -490,9 +492,11 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           rows[i] = row;
         }
         const p = await score(rows, current);
-        // The drift profile takes every tenth candidate (from a rotating start): the same
-        // distribution at a tenth of the cost of profiling all of them.
-        if (traffic) for (let i = profileTick++ % 10; i < rows.length; i += 10) traffic.addRow(rows[i]);
+        // The drift profile takes every candidate until it holds PROFILE_FULL rows (so a small
+        // window still has enough rows for the tests), then one row in ten, counted across
+        // requests so that one-candidate requests are sampled like hundred-candidate ones.
+        if (traffic)
+          for (const row of rows) if (profiled++ < PROFILE_FULL || profiled % 10 === 0) traffic.addRow(row);
         const order = candidates.map((_, i) => i);
         const value = (i: number) => (body.bids?.[String(candidates[i])] ?? 1) * p[i];
         order.sort((a, b) => value(b) - value(a) || candidates[a] - candidates[b]);

@@ -1,7 +1,7 @@
 import type { CaseStudy, EvaluationReport } from '@mlsd/core';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createServeAllApp } from './serve-all.js';
+import { chosenResult, createServeAllApp } from './serve-all.js';
 
 const study = (id: string): CaseStudy =>
   ({
@@ -94,5 +94,20 @@ describe('serve --all', () => {
     const res = await request(app()).get('/gamma/');
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('not_found');
+  });
+});
+
+describe('chosenResult', () => {
+  const rows = [
+    { implementation: 'cnn-x' },
+    { implementation: 'cnn (exact)' },
+    { implementation: 'cnn (hnsw)' },
+    { implementation: 'base' },
+  ];
+  it('takes the row named by the id, else the first variant, never a longer id', () => {
+    expect(chosenResult(rows, 'base')).toBe(rows[3]);
+    expect(chosenResult(rows, 'cnn')).toBe(rows[1]);
+    expect(chosenResult([...rows, { implementation: 'cnn' }], 'cnn')?.implementation).toBe('cnn');
+    expect(chosenResult(rows, 'cn')).toBeUndefined();
   });
 });

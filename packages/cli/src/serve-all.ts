@@ -23,10 +23,25 @@ interface IndexEntry {
   evaluatedAt: string | null;
 }
 
+/**
+ * The report row of the chosen implementation: the row named by its id, or else its first variant
+ * (an app that evaluates one implementation several ways names the rows `id (variant)`, e.g.
+ * visual search's `cnn-contrastive (exact)` and `cnn-contrastive (hnsw)`).
+ */
+export function chosenResult<R extends { implementation: string }>(
+  results: readonly R[],
+  id: string,
+): R | undefined {
+  return (
+    results.find((r) => r.implementation === id) ??
+    results.find((r) => r.implementation.startsWith(`${id} (`))
+  );
+}
+
 function indexEntries(mounted: MountedStudy[]): IndexEntry[] {
   return mounted.map(({ study, report }) => {
     const chosenId = study.implementations.find((i) => i.role === 'chosen')?.id;
-    const result = report?.results.find((r) => r.implementation === chosenId);
+    const result = chosenId ? chosenResult(report?.results ?? [], chosenId) : undefined;
     return {
       id: study.id,
       title: study.title,

@@ -82,7 +82,11 @@ describe('OnnxWorkerPool failures', () => {
     await expect(OnnxWorkerPool.create(bytes.subarray(0, 1000))).rejects.toBeInstanceOf(OnnxLoadError);
   });
 
-  it.each(['process', 'thread'] as const)(
+  // Only process workers are killed here: terminating a worker *thread* while onnxruntime-node
+  // runs in it sometimes aborts the whole process ("terminate called after throwing an instance
+  // of 'Napi::Error'", 1 run in 4 on Node 20.20 / onnxruntime-node here), which no pool can catch.
+  // The README says so: use mode 'process' where a worker must be killable.
+  it.each(['process'] as const)(
     'a killed worker (%s) fails its requests, is replaced, and the pool serves again',
     async (mode) => {
       const pool = await OnnxWorkerPool.create(bytes, { workers: 1, mode });

@@ -112,6 +112,33 @@ export function boxToSource(box: XywhBox, g: Letterbox): XywhBox {
 }
 
 /**
+ * Reads the image header (no pixel decode) and checks the size limits of `spec`: an
+ * {@link ImageInputError} for bytes sharp cannot read (named by `field`), too many pixels or a side
+ * below the minimum. Returns the header.
+ */
+export async function checkImageSize(
+  bytes: Uint8Array,
+  spec: PreprocessSpec,
+  field: string,
+): Promise<Metadata> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new ImageInputError('not-an-image', `${field}: not a readable image (${(err as Error).message})`);
+  }
+  const w = meta.width ?? 0;
+  const h = meta.height ?? 0;
+  if (w * h > spec.maxPixels) {
+    throw new ImageInputError('too-large', `image: ${w}x${h} is above the limit of ${spec.maxPixels} pixels`);
+  }
+  if (Math.min(w, h) < spec.minSide) {
+    throw new ImageInputError('too-small', `image: ${w}x${h} has a side below ${spec.minSide} pixels`);
+  }
+  return meta;
+}
+
+/**
  * Decodes image bytes (PNG, JPEG, WebP, ... whatever sharp reads) into RGB, applying EXIF
  * orientation. Throws {@link ImageInputError} for bytes that are not an image, truncated data, or
  * images outside the size limits.
@@ -124,20 +151,7 @@ export async function decodeImage(
     throw new TypeError(`bytes: expected a Buffer or Uint8Array, got ${typeof bytes}`);
   }
   if (bytes.length === 0) throw new ImageInputError('not-an-image', 'bytes: expected an image, got 0 bytes');
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new ImageInputError('not-an-image', `bytes: not a readable image (${(err as Error).message})`);
-  }
-  const w = meta.width ?? 0;
-  const h = meta.height ?? 0;
-  if (w * h > spec.maxPixels) {
-    throw new ImageInputError('too-large', `image: ${w}x${h} is above the limit of ${spec.maxPixels} pixels`);
-  }
-  if (Math.min(w, h) < spec.minSide) {
-    throw new ImageInputError('too-small', `image: ${w}x${h} has a side below ${spec.minSide} pixels`);
-  }
+  await checkImageSize(bytes, spec, 'bytes');
   try {
     const { data, info } = await sharp(bytes, { failOn: 'truncated', limitInputPixels: spec.maxPixels })
       .rotate()

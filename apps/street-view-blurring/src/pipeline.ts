@@ -30,7 +30,7 @@ import {
   type JobRunner,
 } from '@mlsd/serving';
 import { initBackend } from '@mlsd/training';
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import type { Detection } from './baseline.js';
 import { type BlurOptions, blurRegions } from './blur.js';
 import { CLASSES, generateSplit, type ObjectClass, type Scene } from './data.js';
@@ -38,6 +38,7 @@ import { OnnxDetector } from './detector.js';
 import { chooseThresholds, type EvaluatedImage, evaluateDetections } from './evaluate.js';
 import {
   boxToInput,
+  checkImageSize,
   DEFAULT_PREPROCESS,
   decodeImage,
   ImageInputError,
@@ -475,20 +476,7 @@ export async function checkHeader(
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
     throw new ImageInputError('not-an-image', 'body: expected image bytes, got an empty body');
   }
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new ImageInputError('not-an-image', `body: not a readable image (${(err as Error).message})`);
-  }
-  const w = meta.width ?? 0;
-  const h = meta.height ?? 0;
-  if (w * h > spec.maxPixels) {
-    throw new ImageInputError('too-large', `image: ${w}x${h} is above the limit of ${spec.maxPixels} pixels`);
-  }
-  if (Math.min(w, h) < spec.minSide) {
-    throw new ImageInputError('too-small', `image: ${w}x${h} has a side below ${spec.minSide} pixels`);
-  }
+  await checkImageSize(bytes, spec, 'body');
 }
 
 /** Shrinks an image whose longer side is above `maxSide` (area-averaging), else returns it as is. */

@@ -36,24 +36,32 @@ import {
   trainDetector,
   writeDetectorWeights,
 } from '../src/model.js';
+import { RUN_SIZES, TRAIN_RECIPE } from '../src/study.js';
 
-const [seed, nTrain, epochs, nVal, nTest, resamples] = [42, 1500, 8, 200, 300, 200].map((d, i) =>
-  Number(process.argv[2 + i] ?? d),
-);
+// Defaults: the default run of `mlsd train` (RUN_SIZES.default, TRAIN_RECIPE), 200 resamples.
+const run0 = RUN_SIZES.default;
+const [seed, nTrain, epochs, nVal, nTest, resamples] = [
+  42,
+  run0.train,
+  run0.epochs,
+  run0.validation,
+  run0.test,
+  200,
+].map((d, i) => Number(process.argv[2 + i] ?? d));
 const configName = process.argv[8] ?? 'small';
 const config = configName === 'single' ? DEFAULT_DETECTOR : SMALL_OBJECT_DETECTOR;
 const root = process.argv[9] ?? join(import.meta.dirname, '../../../fixtures/street-view-blurring');
 const fromWeights = process.argv[10];
-const learningRate = Number(process.argv[11] ?? 2e-3);
+const learningRate = Number(process.argv[11] ?? TRAIN_RECIPE.learningRate);
 const cropSeed = Number(process.argv[12] ?? seed);
 await initBackend({ prefer: 'wasm' });
 const train = generateSplit(seed, 'train', nTrain);
-const cropSize = 96;
+const cropSize = TRAIN_RECIPE.cropSize.default;
 const result = await trainDetector(train, {
   epochs,
   cropSize,
-  cropsPerScene: 2,
-  batchSize: 32,
+  cropsPerScene: TRAIN_RECIPE.cropsPerScene,
+  batchSize: TRAIN_RECIPE.batchSize,
   seed: cropSeed,
   config,
   learningRate,

@@ -105,6 +105,108 @@ describe('evaluateDetections', () => {
     expect([a.precision.iou50.lower, a.precision.iou50.upper]).toEqual([1, 1]);
   });
 
+  it('bootstraps exactly as cocoEvaluate and precisionRecallAtIou recomputed on every resample', async () => {
+    // The reference: the metrics recomputed from scratch by @mlsd/metrics on each materialised
+    // resample (repeated images as separate images), as evaluateDetections did before it summarised
+    // each image once. Random boxes and continuous scores (no ties), over 100 detections in some images.
+    const { cocoEvaluate, precisionRecallAtIou, seededRandom } = await import('@mlsd/metrics');
+    const rnd = seededRandom(9);
+    const box = (): XywhBox => [rnd() * 200, rnd() * 200, 2 + rnd() * 60, 2 + rnd() * 30];
+    const jitter = (b: XywhBox): XywhBox => [
+      b[0] + rnd() * 4 - 2,
+      b[1] + rnd() * 4 - 2,
+      b[2] * (0.8 + rnd() * 0.4),
+      b[3],
+    ];
+    const images: EvaluatedImage[] = Array.from({ length: 24 }, (_, i) => {
+      const objects = Array.from({ length: Math.floor(rnd() * 6) }, () => ({
+        box: box(),
+        label: rnd() < 0.6 ? ('face' as const) : ('plate' as const),
+      }));
+      const detections: Detection[] = objects
+        .filter(() => rnd() < 0.8)
+        .map((o) => ({ box: jitter(o.box), label: rnd() < 0.9 ? o.label : 'plate', score: rnd() }));
+      const noise = i === 3 ? 260 : Math.floor(rnd() * 8);
+      for (let k = 0; k < noise; k++)
+        detections.push({ box: box(), label: rnd() < 0.5 ? 'face' : 'plate', score: rnd() * 0.7 });
+      return { id: `i${i}`, objects, detections };
+    });
+    const thresholds = { face: 0.3, plate: 0.2 };
+    const reference = (sample: readonly EvaluatedImage[]) => {
+      const gt = sample.flatMap((im, k) =>
+        im.objects.map((o) => ({ imageId: k, box: o.box, label: o.label })),
+      );
+      const det = sample.flatMap((im, k) => im.detections.map((d) => ({ imageId: k, ...d })));
+      const kept = det.filter((d) => d.score >= thresholds[d.label]);
+      const coco = cocoEvaluate(gt, det, { format: 'xywh' });
+      const ap50 = (['face', 'plate'] as const).map((c) => {
+        const g = gt.filter((x) => x.label === c);
+        return g.length
+          ? cocoEvaluate(
+              g,
+              det.filter((x) => x.label === c),
+              { format: 'xywh' },
+            ).map50
+          : Number.NaN;
+      });
+      return [
+        coco.map,
+        coco.map50,
+        coco.perClass.get('face') ?? Number.NaN,
+        coco.perClass.get('plate') ?? Number.NaN,
+        ...ap50,
+        ...[0.1, 0.5, 0.7].map(
+          (t) => precisionRecallAtIou(gt, kept, { format: 'xywh', iouThreshold: t }).precision,
+        ),
+      ];
+    };
+    const fast = (r: ReturnType<typeof evaluateDetections>, pick: 'estimate' | 'lower' | 'upper') =>
+      [
+        r.map,
+        r.map50,
+        r.perClass.face.ap,
+        r.perClass.plate.ap,
+        r.perClass.face.ap50,
+        r.perClass.plate.ap50,
+        r.precision.iou10,
+        r.precision.iou50,
+        r.precision.iou70,
+      ].map((v) => v[pick]);
+    const full = evaluateDetections(images, { thresholds, resamples: 0 });
+    const expected = reference(images);
+    fast(full, 'estimate').forEach((v, i) => {
+      expect(v).toBeCloseTo(expected[i], 12);
+    });
+    expect(full.map.estimate).toBeGreaterThan(0.05);
+    // The same draws as evaluateDetections makes, recomputed from scratch.
+    const resamples = 25;
+    const random = seededRandom(5);
+    const replicates: number[][] = expected.map(() => []);
+    for (let r = 0; r < resamples; r++) {
+      const sample = Array.from(
+        { length: images.length },
+        () => images[Math.floor(random() * images.length)],
+      );
+      reference(sample).forEach((v, i) => {
+        if (!Number.isNaN(v)) replicates[i].push(v);
+      });
+    }
+    const boot = evaluateDetections(images, { thresholds, resamples, seed: 5 });
+    const q = (xs: number[], p: number) => {
+      const s = [...xs].sort((a, b) => a - b);
+      const pos = p * (s.length - 1);
+      const lo = Math.floor(pos);
+      return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+    };
+    fast(boot, 'lower').forEach((v, i) => {
+      expect(v).toBeCloseTo(q(replicates[i], 0.025), 12);
+    });
+    fast(boot, 'upper').forEach((v, i) => {
+      expect(v).toBeCloseTo(q(replicates[i], 0.975), 12);
+    });
+    expect(boot.map.upper - boot.map.lower).toBeGreaterThan(0.01);
+  });
+
   it('rejects an empty image list', () => {
     expect(() => evaluateDetections([])).toThrow(/images/);
   });

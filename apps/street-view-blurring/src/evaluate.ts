@@ -10,14 +10,7 @@
  * because the boxes of one image are not independent). Operating thresholds are chosen on
  * validation data for a target recall per class (chooseThresholds).
  */
-import {
-  cocoEvaluate,
-  type DetectedBox,
-  type GroundTruthBox,
-  iou,
-  precisionRecallAtIou,
-  seededRandom,
-} from '@mlsd/metrics';
+import { iou, seededRandom } from '@mlsd/metrics';
 import type { Detection } from './baseline.js';
 import { CLASSES, type ObjectClass } from './data.js';
 import type { XywhBox } from './raster.js';
@@ -99,54 +92,187 @@ export function matchGroundTruth(
   return found;
 }
 
-/** The metrics of one (re)sample of images, in a fixed order (see metricNames). */
-function metricsOf(images: readonly EvaluatedImage[], thresholds: Record<ObjectClass, number>): number[] {
-  const gt: GroundTruthBox[] = [];
-  const det: DetectedBox[] = [];
-  const kept: DetectedBox[] = [];
-  images.forEach((im, k) => {
-    for (const o of im.objects) gt.push({ imageId: k, box: o.box, label: o.label });
-    for (const d of im.detections) {
-      const row = { imageId: k, box: d.box, score: d.score, label: d.label };
-      det.push(row);
-      if (d.score >= thresholds[d.label]) kept.push(row);
-    }
+/** COCO's IoU thresholds 0.50:0.05:0.95, as `np.linspace(.5, .95, 10)` writes them (0.5 and 0.75 exact). */
+const COCO_IOUS: readonly number[] = (() => {
+  const step = (0.95 - 0.5) / 9;
+  const t = Array.from({ length: 10 }, (_, i) => i * step + 0.5);
+  t[9] = 0.95;
+  return t;
+})();
+const AP50 = 0;
+const MAX_DETECTIONS = 100;
+const PRECISION_IOUS = [0.1, 0.5, 0.7] as const;
+
+/**
+ * Everything the metrics need from one image, computed once: matching happens inside an image (per
+ * class), so a bootstrap resample only re-weights images and never re-matches. Per class: the image's
+ * best 100 detections with, per COCO IoU threshold, whether each matched (COCOeval's greedy matching,
+ * all areas); the ground-truth count; per precision IoU, the true positives among the kept
+ * detections; found and total objects per class and size at IoU 0.5.
+ */
+interface ImageSummary {
+  ap: Record<ObjectClass, { scores: number[]; matched: Uint8Array[]; gt: number }>;
+  kept: number;
+  tpKept: number[];
+  found: Record<ObjectClass, Record<SizeName, number>>;
+  total: Record<ObjectClass, Record<SizeName, number>>;
+}
+
+/**
+ * COCOeval.evaluateImg for one image and class, all areas, no crowd: detections by decreasing score
+ * (stable), each takes the unmatched ground truth of highest IoU >= t (a later one wins a tie).
+ * Returns per detection whether it matched at each threshold.
+ */
+function cocoMatch(
+  gts: readonly XywhBox[],
+  dets: readonly { box: XywhBox }[],
+  thresholds: readonly number[],
+): Uint8Array[] {
+  const ious = dets.map((d) => gts.map((g) => iou(d.box, g, { format: 'xywh' })));
+  const taken = thresholds.map(() => new Uint8Array(gts.length));
+  return dets.map((_, d) => {
+    const matched = new Uint8Array(thresholds.length);
+    thresholds.forEach((t, k) => {
+      let best = Math.min(t, 1 - 1e-10);
+      let m = -1;
+      for (let g = 0; g < gts.length; g++) {
+        if (taken[k][g] || ious[d][g] < best) continue;
+        best = ious[d][g];
+        m = g;
+      }
+      if (m >= 0) {
+        taken[k][m] = 1;
+        matched[k] = 1;
+      }
+    });
+    return matched;
   });
-  const coco = cocoEvaluate(gt, det, { format: 'xywh' });
-  const perClassAp50 = CLASSES.map((c) => {
-    const g = gt.filter((x) => x.label === c);
-    if (g.length === 0) return Number.NaN;
-    const d = det.filter((x) => x.label === c);
-    return cocoEvaluate(g, d, { format: 'xywh' }).map50;
-  });
-  const precision = [0.1, 0.5, 0.7].map(
-    (t) => precisionRecallAtIou(gt, kept, { format: 'xywh', iouThreshold: t }).precision,
-  );
-  const found = { face: { small: 0, medium: 0, large: 0 }, plate: { small: 0, medium: 0, large: 0 } };
-  const total = { face: { small: 0, medium: 0, large: 0 }, plate: { small: 0, medium: 0, large: 0 } };
-  for (const im of images) {
-    const dets = im.detections.filter((d) => d.score >= thresholds[d.label]);
-    const hit = matchGroundTruth(im.objects, dets, 0.5);
-    im.objects.forEach((o, g) => {
+}
+
+function summarizeImage(im: EvaluatedImage, thresholds: Record<ObjectClass, number>): ImageSummary {
+  const ap = {} as ImageSummary['ap'];
+  const found = {} as ImageSummary['found'];
+  const total = {} as ImageSummary['total'];
+  const tpKept = PRECISION_IOUS.map(() => 0);
+  let kept = 0;
+  for (const c of CLASSES) {
+    const objects = im.objects.filter((o) => o.label === c);
+    const gts = objects.map((o) => o.box);
+    const dets = im.detections.filter((d) => d.label === c);
+    const top = [...dets].sort((a, b) => b.score - a.score).slice(0, MAX_DETECTIONS);
+    ap[c] = { scores: top.map((d) => d.score), matched: cocoMatch(gts, top, COCO_IOUS), gt: gts.length };
+    const keptDets = [...dets].filter((d) => d.score >= thresholds[c]).sort((a, b) => b.score - a.score);
+    kept += keptDets.length;
+    const keptMatched = cocoMatch(gts, keptDets, PRECISION_IOUS);
+    PRECISION_IOUS.forEach((_, k) => {
+      for (const m of keptMatched) tpKept[k] += m[k];
+    });
+    const hit = matchGroundTruth(objects, keptDets, 0.5);
+    found[c] = { small: 0, medium: 0, large: 0 };
+    total[c] = { small: 0, medium: 0, large: 0 };
+    objects.forEach((o, g) => {
       const s = sizeOf(o.box);
-      total[o.label][s]++;
-      if (hit[g]) found[o.label][s]++;
+      total[c][s]++;
+      if (hit[g]) found[c][s]++;
     });
   }
+  return { ap, kept, tpKept, found, total };
+}
+
+/** COCO's 101-point interpolated AP of a precision-recall curve (precision made monotone first). */
+function coco101(recall: Float64Array, precision: Float64Array, n: number): number {
+  for (let i = n - 1; i > 0; i--) if (precision[i] > precision[i - 1]) precision[i - 1] = precision[i];
+  let sum = 0;
+  let j = 0;
+  for (let r = 0; r <= 100; r++) {
+    const thr = r === 100 ? 1 : r * 0.01;
+    while (j < n && recall[j] < thr) j++;
+    if (j < n) sum += precision[j];
+  }
+  return sum / 101;
+}
+
+/**
+ * The metrics of weighted images (a bootstrap resample: each image's weight is how often it was
+ * drawn), in a fixed order. Per class the detections of all images are ordered by score once
+ * (`order`); a resample walks that order adding each detection `weight` times. This equals
+ * cocoEvaluate on the resample with its repeated images (a tested identity), except where two
+ * different images hold detections of exactly the same score, whose order COCO takes from the
+ * position of the images in the resample.
+ */
+function weightedMetrics(
+  summaries: readonly ImageSummary[],
+  order: Record<ObjectClass, [number, number][]>,
+  weights: ArrayLike<number>,
+): number[] {
+  const T = COCO_IOUS.length;
+  const apByClass = CLASSES.map((c) => {
+    let nGt = 0;
+    summaries.forEach((s, i) => {
+      nGt += weights[i] * s.ap[c].gt;
+    });
+    if (nGt === 0) return { ap: Number.NaN, ap50: Number.NaN };
+    const list = order[c];
+    const recall = new Float64Array(list.length);
+    const precision = new Float64Array(list.length);
+    let sum = 0;
+    let ap50 = 0;
+    for (let t = 0; t < T; t++) {
+      let tp = 0;
+      let fp = 0;
+      let n = 0;
+      for (const [i, d] of list) {
+        const w = weights[i];
+        if (w === 0) continue;
+        if (summaries[i].ap[c].matched[d][t]) tp += w;
+        else fp += w;
+        recall[n] = tp / nGt;
+        // pycocotools adds np.spacing(1) to the denominator.
+        precision[n] = tp / (tp + fp + Number.EPSILON);
+        n++;
+      }
+      const ap = coco101(recall, precision, n);
+      sum += ap;
+      if (t === AP50) ap50 = ap;
+    }
+    return { ap: sum / T, ap50 };
+  });
+  const mean = (xs: number[]) => {
+    const ok = xs.filter((x) => !Number.isNaN(x));
+    return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : Number.NaN;
+  };
+  let kept = 0;
+  const tp = PRECISION_IOUS.map(() => 0);
+  const found = { face: { small: 0, medium: 0, large: 0 }, plate: { small: 0, medium: 0, large: 0 } };
+  const total = { face: { small: 0, medium: 0, large: 0 }, plate: { small: 0, medium: 0, large: 0 } };
+  summaries.forEach((s, i) => {
+    const w = weights[i];
+    if (w === 0) return;
+    kept += w * s.kept;
+    s.tpKept.forEach((v, k) => {
+      tp[k] += w * v;
+    });
+    for (const c of CLASSES) {
+      for (const z of SIZES) {
+        found[c][z] += w * s.found[c][z];
+        total[c][z] += w * s.total[c][z];
+      }
+    }
+  });
   const recall = CLASSES.flatMap((c) => {
-    const all = SIZES.reduce((n, s) => n + total[c][s], 0);
-    const hits = SIZES.reduce((n, s) => n + found[c][s], 0);
+    const all = SIZES.reduce((n, z) => n + total[c][z], 0);
+    const hits = SIZES.reduce((n, z) => n + found[c][z], 0);
     return [
       all === 0 ? Number.NaN : hits / all,
-      ...SIZES.map((s) => (total[c][s] === 0 ? Number.NaN : found[c][s] / total[c][s])),
+      ...SIZES.map((z) => (total[c][z] === 0 ? Number.NaN : found[c][z] / total[c][z])),
     ];
   });
   return [
-    coco.map,
-    coco.map50,
-    ...CLASSES.map((c) => coco.perClass.get(c) ?? Number.NaN),
-    ...perClassAp50,
-    ...precision,
+    mean(apByClass.map((a) => a.ap)),
+    mean(apByClass.map((a) => a.ap50)),
+    ...apByClass.map((a) => a.ap),
+    ...apByClass.map((a) => a.ap50),
+    ...tp.map((v) => (kept === 0 ? Number.NaN : v / kept)),
     ...recall,
   ];
 }
@@ -181,13 +307,21 @@ export function evaluateDetections(
   if (!Number.isInteger(resamples) || resamples < 0) {
     throw new RangeError(`options.resamples: expected an integer >= 0, got ${resamples}`);
   }
-  const estimate = metricsOf(images, thresholds);
+  const n = images.length;
+  const summaries = images.map((im) => summarizeImage(im, thresholds));
+  const order = {} as Record<ObjectClass, [number, number][]>;
+  for (const c of CLASSES) {
+    order[c] = summaries.flatMap((s, i) => s.ap[c].scores.map((_, d): [number, number] => [i, d]));
+    order[c].sort((a, b) => summaries[b[0]].ap[c].scores[b[1]] - summaries[a[0]].ap[c].scores[a[1]]);
+  }
+  const weights = new Uint32Array(n);
+  const estimate = weightedMetrics(summaries, order, weights.fill(1));
   const replicates: number[][] = estimate.map(() => []);
   const random = seededRandom(options.seed ?? 0);
-  const n = images.length;
   for (let r = 0; r < resamples; r++) {
-    const sample = Array.from({ length: n }, () => images[Math.floor(random() * n)]);
-    metricsOf(sample, thresholds).forEach((v, i) => {
+    weights.fill(0);
+    for (let k = 0; k < n; k++) weights[Math.floor(random() * n)]++;
+    weightedMetrics(summaries, order, weights).forEach((v, i) => {
       if (!Number.isNaN(v)) replicates[i].push(v);
     });
   }

@@ -85,7 +85,10 @@ export const caseStudy: CaseStudy = {
   },
 
   async evaluate(options, ctx): Promise<EvaluationReport> {
-    const data = await prepareRunData(options.data, options.size ?? 'default', ctx.seed, ctx.progress);
+    const data = await prepareRunData(options.data, options.size ?? 'default', ctx.seed, ctx.progress, [
+      'validation',
+      'test',
+    ]);
     const { report } = await evaluateImplementations(data, {
       registryDir: options.modelsDir ?? ctx.modelsDir,
       fixturesDir: ctx.fixturesDir,

@@ -67,8 +67,24 @@ export const RUN_SIZES: Record<RunSize, { train: number; validation: number; tes
     default: { train: 4000, validation: 200, test: 300, epochs: 10 },
   };
 
+/** The splits of a run. */
+export type RunSplit = 'train' | 'validation' | 'test';
+
 /**
- * The data of a run. Generated: disjoint scene ranges of the world (train, validation, test).
+ * The training recipe shared by `mlsd train` and scripts/train-detector.ts: crops per scene and their
+ * side per run size, batch size, learning rate of a fresh model and of fine-tuning.
+ */
+export const TRAIN_RECIPE = {
+  cropSize: { small: 64, default: 96 } as Record<RunSize, number>,
+  cropsPerScene: 2,
+  batchSize: 32,
+  learningRate: 2e-3,
+  fineTuneLearningRate: 5e-4,
+};
+
+/**
+ * The data of a run. Generated: disjoint scene ranges of the world (train, validation, test); only
+ * the splits in `splits` are generated (evaluation needs no training scenes), the others are empty.
  * A COCO file (`path` the annotations, `options.images` the folder, `options.categories` the mapping
  * to face/plate): its images in a seeded shuffle, 70 % train, 15 % validation, 15 % test.
  */
@@ -77,6 +93,7 @@ export async function prepareRunData(
   size: RunSize,
   seed: number,
   progress?: ProgressReporter,
+  splits: readonly RunSplit[] = ['train', 'validation', 'test'],
 ): Promise<RunData> {
   if (data?.path) {
     const images = data.options?.images;
@@ -128,9 +145,11 @@ export async function prepareRunData(
   const out: RunData = {
     name: `generated street scenes (seed ${seed}, ${size})`,
     source: 'generated',
-    train: generateSplit(seed, 'train', n.train).map(toRun),
-    validation: generateSplit(seed, 'validation', n.validation).map(toRun),
-    test: generateSplit(seed, 'test', n.test).map(toRun),
+    train: splits.includes('train') ? generateSplit(seed, 'train', n.train).map(toRun) : [],
+    validation: splits.includes('validation')
+      ? generateSplit(seed, 'validation', n.validation).map(toRun)
+      : [],
+    test: splits.includes('test') ? generateSplit(seed, 'test', n.test).map(toRun) : [],
     split: `scene ranges: ${n.train} train from 0, ${n.validation} validation from 100,000, ${n.test} test from 200,000`,
     issues: [],
   };
@@ -208,7 +227,7 @@ export async function trainAndRegister(data: RunData, options: TrainRunOptions):
     ? await readDetectorWeights(resolveFromModel(options.fromModel, options.registryDir, options.fixturesDir))
     : undefined;
   const config = from?.config ?? SMALL_OBJECT_DETECTOR;
-  const cropSize = options.size === 'small' ? 64 : 96;
+  const cropSize = TRAIN_RECIPE.cropSize[options.size];
   const epochs =
     options.epochs ??
     (from ? Math.max(2, Math.ceil(RUN_SIZES[options.size].epochs / 2)) : RUN_SIZES[options.size].epochs);
@@ -216,12 +235,12 @@ export async function trainAndRegister(data: RunData, options: TrainRunOptions):
   const trained = await trainDetector(data.train, {
     epochs,
     cropSize,
-    cropsPerScene: 2,
-    batchSize: 32,
+    cropsPerScene: TRAIN_RECIPE.cropsPerScene,
+    batchSize: TRAIN_RECIPE.batchSize,
     seed: options.seed,
     config,
     from: from ? loadDetectorWeights(from, cropSize) : undefined,
-    learningRate: from ? 5e-4 : 2e-3,
+    learningRate: from ? TRAIN_RECIPE.fineTuneLearningRate : TRAIN_RECIPE.learningRate,
     onEpochEnd: (e) => options.progress?.tick(1, { loss: e.loss }),
   });
   options.progress?.done(`${((trained.crops * epochs) / trained.seconds).toFixed(1)} crops/s`);

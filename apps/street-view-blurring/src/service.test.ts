@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service } from '@mlsd/serving';
+import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateScene } from './data.js';
@@ -81,6 +82,34 @@ describe('POST /images, GET /jobs/:id, GET /images/:id', () => {
     for (let i = 0; i < served.data.length; i++) if (served.data[i] !== source.data[i]) differing++;
     expect(differing).toBeGreaterThan(0);
     expect(Buffer.compare(img.body, Buffer.from(original))).not.toBe(0);
+  });
+
+  it('gives links under the mount path when mounted under a prefix (as mlsd serve mounts it)', async () => {
+    const outer = express();
+    outer.use('/street-view-blurring', service.app);
+    const a = await scenePng(12);
+    const up = await request(outer)
+      .post('/street-view-blurring/images')
+      .set('content-type', 'image/png')
+      .send(Buffer.from(a.png));
+    expect(up.status).toBe(202);
+    const { id } = up.body;
+    expect(up.body).toMatchObject({
+      status: `/street-view-blurring/jobs/${id}`,
+      image: `/street-view-blurring/images/${id}`,
+    });
+    expect(up.headers.location).toBe(`/street-view-blurring/jobs/${id}`);
+    const followed = await request(outer).get(up.body.status);
+    expect(followed.status).toBe(200);
+    expect(followed.body.id).toBe(id);
+    await waitDone(id);
+    // Unmounted, the links start at the root.
+    const direct = await request(service.app)
+      .post('/images')
+      .set('content-type', 'image/png')
+      .send(Buffer.from(a.png));
+    expect(direct.body.status).toBe(`/jobs/${direct.body.id}`);
+    await waitDone(direct.body.id);
   });
 
   it('marks a corrupt upload failed with the reason, and has no image for it', async () => {

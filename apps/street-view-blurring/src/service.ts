@@ -116,10 +116,12 @@ export function createBlurService(options: BlurServiceOptions): Service {
         async (req, res) => {
           const bytes = bodyBytes(req.body);
           const { id } = await pipeline.submit(bytes).catch(inputError);
+          // Links relative to where the service is mounted (`/street-view-blurring` under `mlsd serve`).
+          const base = req.baseUrl;
           res
             .status(202)
-            .location(`/jobs/${id}`)
-            .json({ id, state: 'queued', status: `/jobs/${id}`, image: `/images/${id}` });
+            .location(`${base}/jobs/${id}`)
+            .json({ id, state: 'queued', status: `${base}/jobs/${id}`, image: `${base}/images/${id}` });
         },
       );
 

@@ -4,6 +4,7 @@
  * content nor its length leaks through timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
 import { HttpError } from './errors.js';
 
@@ -30,8 +31,11 @@ export function apiKeyMatches(candidate: string, keys: readonly string[]): boole
   return ok;
 }
 
-/** Middleware requiring a valid API key; 401 when missing, 403 when wrong. */
-export function requireApiKey(options: AuthOptions | undefined): RequestHandler {
+/**
+ * A check of a request's headers for a valid API key: throws HttpError 401 when missing, 403 when
+ * wrong. Shared by the express middleware and the plain listener of JSON routes.
+ */
+export function apiKeyCheck(options: AuthOptions | undefined): (headers: IncomingHttpHeaders) => void {
   const keys = options?.apiKeys ?? [];
   for (const [i, key] of keys.entries()) {
     if (typeof key !== 'string' || key.length < 8) {
@@ -39,14 +43,23 @@ export function requireApiKey(options: AuthOptions | undefined): RequestHandler 
     }
   }
   const header = (options?.header ?? 'x-api-key').toLowerCase();
-  return (req, _res, next) => {
-    let provided = req.get(header);
-    const authorization = req.get('authorization');
+  return (headers) => {
+    const raw = headers[header];
+    let provided = Array.isArray(raw) ? raw[0] : raw;
+    const authorization = headers.authorization;
     if (!provided && authorization?.startsWith('Bearer ')) provided = authorization.slice(7);
     if (!provided) throw new HttpError(401, 'unauthorized', `missing API key (header ${header})`);
     if (keys.length === 0 || !apiKeyMatches(provided, keys)) {
       throw new HttpError(403, 'forbidden', 'invalid API key');
     }
+  };
+}
+
+/** Middleware requiring a valid API key; 401 when missing, 403 when wrong. */
+export function requireApiKey(options: AuthOptions | undefined): RequestHandler {
+  const check = apiKeyCheck(options);
+  return (req, _res, next) => {
+    check(req.headers);
     next();
   };
 }

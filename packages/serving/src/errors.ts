@@ -74,6 +74,16 @@ export function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'internal_error', 'internal server error');
 }
 
+/** The JSON body of an error answer: `{ error: { code, message, requestId, details? } }`. */
+export function errorBody(
+  httpError: HttpError,
+  requestId: string | undefined,
+): { error: Record<string, unknown> } {
+  const body: Record<string, unknown> = { code: httpError.code, message: httpError.message, requestId };
+  if (httpError.details !== undefined) body.details = httpError.details;
+  return { error: body };
+}
+
 /** Express error handler: JSON body, request id, no stack; logs 5xx with the stack. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
@@ -86,8 +96,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.debug({ requestId, code: httpError.code, status: httpError.status }, httpError.message);
     }
     for (const [key, value] of Object.entries(httpError.headers)) res.setHeader(key, value);
-    const body: Record<string, unknown> = { code: httpError.code, message: httpError.message, requestId };
-    if (httpError.details !== undefined) body.details = httpError.details;
-    res.status(httpError.status).json({ error: body });
+    res.status(httpError.status).json(errorBody(httpError, requestId));
   };
 }

@@ -2,9 +2,9 @@
  * @mlsd/serving: the service factory (health, readiness, metrics, validation, errors, limits),
  * dynamic batching, experiments (A/B, canary, shadow), batch jobs and the prediction log.
  */
-export { type AuthOptions, apiKeyMatches, requireApiKey } from './auth.js';
+export { type AuthOptions, apiKeyCheck, apiKeyMatches, requireApiKey } from './auth.js';
 export { type Batcher, type BatcherMetrics, type BatcherOptions, createBatcher } from './batcher.js';
-export { errorHandler, HttpError, QueueFullError, toHttpError } from './errors.js';
+export { errorBody, errorHandler, HttpError, QueueFullError, toHttpError } from './errors.js';
 export {
   createCanary,
   createExperiment,
@@ -43,6 +43,13 @@ export {
   JobTimeoutError,
   type ScheduleSpec,
 } from './jobs/job-runner.js';
+export {
+  type JsonRouteAuth,
+  type JsonRouteHandler,
+  type JsonRouteOptions,
+  type JsonRouteRequest,
+  parseByteLimit,
+} from './json-route.js';
 export { type Listening, type ListenOptions, listen } from './listen.js';
 export type {
   InferenceModel,

@@ -37,8 +37,7 @@ export async function listen(
   }
   const service =
     'app' in target && typeof (target as Service).close === 'function' ? (target as Service) : null;
-  const app = service ? service.app : (target as Express);
-  const server = createServer(app);
+  const server = createServer(service ? service.handler : (target as Express));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, options.host ?? '127.0.0.1', () => {

@@ -2,13 +2,15 @@
  * Route and error-path tests of createService against the tiny ONNX model built in the test.
  * Expected scores come from the hand-written reference sigmoid(x·w + b), not from the service.
  */
+
+import { gzipSync } from 'node:zlib';
 import { createOpsMetrics } from '@mlsd/monitoring';
 import { pino } from 'pino';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { apiKeyMatches } from './auth.js';
-import { HttpError } from './errors.js';
+import { HttpError, QueueFullError } from './errors.js';
 import { listen } from './listen.js';
 import type { InferenceModel } from './model.js';
 import { createService } from './service.js';
@@ -258,6 +260,202 @@ describe('validation and error paths', () => {
     expect(() => createService({ name: 'x', models: { m: {} as InferenceModel } })).toThrow(/models\.m/);
     expect(() => createService({ name: 'x', auth: { apiKeys: ['short'] } })).toThrow(/auth\.apiKeys\[0\]/);
     expect(() => new HttpError(200, 'ok', 'no')).toThrow(RangeError);
+  });
+});
+
+describe('JSON routes: the plain listener answers as express does', () => {
+  const apiKey = TEST_API_KEY;
+  function jsonService(extra: Partial<Parameters<typeof createService>[0]> = {}) {
+    return createService({
+      name: 'json',
+      logger: pino({ level: 'silent' }),
+      auth: { apiKeys: [apiKey] },
+      limits: { bodyBytes: 2048, maxJsonDepth: 8 },
+      ...extra,
+      routes: (_r, ctx) => {
+        ctx.jsonRoute('/sum', { body: z.object({ xs: z.array(z.number()).min(1) }) }, ({ xs }) => ({
+          sum: xs.reduce((a, b) => a + b, 0),
+        }));
+        ctx.jsonRoute(
+          '/slow-sum',
+          { body: z.object({ xs: z.array(z.number()) }), method: 'PUT', status: 202, auth: 'apiKey' },
+          async ({ xs }, { requestId }) => ({ n: xs.length, requestId }),
+        );
+        ctx.jsonRoute('/fail', { body: z.object({ kind: z.enum(['http', 'queue', 'bug']) }) }, ({ kind }) => {
+          if (kind === 'http') throw new HttpError(422, 'unprocessable', 'no', { why: 'test' });
+          if (kind === 'queue') throw new QueueFullError('queue full', 3);
+          return Promise.reject(new Error('secret detail'));
+        });
+      },
+    });
+  }
+
+  type Case = { label: string; send: (t: request.Agent | ReturnType<typeof request>) => request.Test };
+  const json = 'application/json';
+  const cases: Case[] = [
+    { label: 'valid', send: (t) => (t as ReturnType<typeof request>).post('/sum').send({ xs: [1, 2, 3.5] }) },
+    {
+      label: 'query string',
+      send: (t) => (t as ReturnType<typeof request>).post('/sum?x=1').send({ xs: [1] }),
+    },
+    {
+      label: 'invalid fields',
+      send: (t) => (t as ReturnType<typeof request>).post('/sum').send({ xs: ['a'], y: 1 }),
+    },
+    { label: 'empty array', send: (t) => (t as ReturnType<typeof request>).post('/sum').send({ xs: [] }) },
+    {
+      label: 'root not object',
+      send: (t) => (t as ReturnType<typeof request>).post('/sum').set('content-type', json).send('42'),
+    },
+    {
+      label: 'malformed',
+      send: (t) =>
+        (t as ReturnType<typeof request>).post('/sum').set('content-type', json).send('{"xs": [1,'),
+    },
+    {
+      label: 'BOM',
+      send: (t) =>
+        (t as ReturnType<typeof request>).post('/sum').set('content-type', json).send('\uFEFF{"xs":[2]}'),
+    },
+    {
+      label: 'too deep',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .post('/sum')
+          .set('content-type', json)
+          .send(`{"xs":${'['.repeat(9)}${']'.repeat(9)}}`),
+    },
+    {
+      label: 'too large',
+      send: (t) =>
+        (t as ReturnType<typeof request>).post('/sum').send({ xs: Array.from({ length: 1500 }, () => 1.25) }),
+    },
+    { label: 'no body', send: (t) => (t as ReturnType<typeof request>).post('/sum') },
+    {
+      label: 'text/plain',
+      send: (t) =>
+        (t as ReturnType<typeof request>).post('/sum').set('content-type', 'text/plain').send('{"xs":[1]}'),
+    },
+    {
+      label: 'latin1 charset',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .post('/sum')
+          .set('content-type', 'application/json; charset=latin1')
+          .send('{"xs":[1]}'),
+    },
+    { label: 'wrong method', send: (t) => (t as ReturnType<typeof request>).get('/sum') },
+    {
+      label: 'api key missing',
+      send: (t) => (t as ReturnType<typeof request>).put('/slow-sum').send({ xs: [1] }),
+    },
+    {
+      label: 'api key wrong',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .put('/slow-sum')
+          .set('x-api-key', 'wrong-key-0000')
+          .send({ xs: [1] }),
+    },
+    {
+      label: 'api key + status',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .put('/slow-sum')
+          .set('x-api-key', apiKey)
+          .set('x-request-id', 'r-1')
+          .send({ xs: [1, 2] }),
+    },
+    {
+      label: 'HttpError',
+      send: (t) => (t as ReturnType<typeof request>).post('/fail').send({ kind: 'http' }),
+    },
+    {
+      label: 'QueueFullError',
+      send: (t) => (t as ReturnType<typeof request>).post('/fail').send({ kind: 'queue' }),
+    },
+    {
+      label: 'unexpected error',
+      send: (t) =>
+        (t as ReturnType<typeof request>).post('/fail').set('x-request-id', 'r-2').send({ kind: 'bug' }),
+    },
+  ];
+
+  it.each(cases)('$label: same status, body and headers on both paths', async ({ send }) => {
+    const service = jsonService();
+    const viaExpress = await send(request(service.app));
+    const viaListener = await send(request(service.handler));
+    expect(viaListener.status).toBe(viaExpress.status);
+    const strip = (b: unknown) =>
+      JSON.parse(JSON.stringify(b).replace(/"requestId":"[0-9a-f-]{36}"/g, '"requestId":"*"'));
+    expect(strip(viaListener.body)).toEqual(strip(viaExpress.body));
+    for (const h of ['content-type', 'allow', 'retry-after'])
+      expect(viaListener.headers[h]).toBe(viaExpress.headers[h]);
+    expect(viaListener.headers['x-request-id']).toBeTruthy();
+    expect(viaListener.text).not.toContain('secret detail');
+  });
+
+  it('the listener answers ordinary JSON requests itself and hands the rest to express', async () => {
+    const service = jsonService();
+    const spy = vi.spyOn(service.app as unknown as { handle: () => void }, 'handle');
+    const ok = await request(service.handler)
+      .post('/sum')
+      .send({ xs: [1, 2] });
+    expect(ok.body).toEqual({ sum: 3 });
+    const bad = await request(service.handler).post('/sum').send({ xs: 'no' });
+    expect(bad.status).toBe(400);
+    expect(spy).not.toHaveBeenCalled();
+    await request(service.handler).post('/sum').set('content-type', 'text/plain').send('x');
+    await request(service.handler).get('/healthz');
+    expect(spy).toHaveBeenCalledTimes(2);
+  });
+
+  it('a gzip-compressed body is served through express with the same answer', async () => {
+    const server = await listen(jsonService(), 0);
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/sum`, {
+        method: 'POST',
+        headers: { 'content-type': json, 'content-encoding': 'gzip' },
+        body: gzipSync(Buffer.from(JSON.stringify({ xs: [4, 5] }))),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ sum: 9 });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('records request durations and logs each request with its route on the listener path', async () => {
+    const metrics = createOpsMetrics({ collectDefaultMetrics: false });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const service = jsonService({ metrics, logger });
+    await request(service.handler)
+      .post('/sum')
+      .set('x-request-id', 'r-9')
+      .send({ xs: [1] });
+    await request(service.handler).post('/sum').send({ xs: [] });
+    const text = await metrics.metrics();
+    expect(text).toMatch(/route="\/sum"[^\n]*status="200"/);
+    expect(text).toMatch(/route="\/sum"[^\n]*status="400"/);
+    const logged = lines.find((l) => l.msg === 'request' && l.requestId === 'r-9');
+    expect(logged).toMatchObject({ route: '/sum', method: 'POST', status: 200 });
+  });
+
+  it('rejects pattern paths and duplicate declarations', () => {
+    const body = z.object({});
+    expect(() =>
+      createService({ name: 'x', routes: (_r, ctx) => ctx.jsonRoute('/a/:id', { body }, () => 1) }),
+    ).toThrow(/literal path/);
+    expect(() =>
+      createService({
+        name: 'x',
+        routes: (_r, ctx) => {
+          ctx.jsonRoute('/a', { body }, () => 1);
+          ctx.jsonRoute('/a', { body }, () => 2);
+        },
+      }),
+    ).toThrow(/declared twice/);
   });
 });
 

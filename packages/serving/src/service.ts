@@ -6,11 +6,20 @@
  * Sections: 1. options and context, 2. request plumbing, 3. built-in routes, 4. 404/405 and errors.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createOpsMetrics, type OpsMetrics } from '@mlsd/monitoring';
 import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import { type Logger, pino } from 'pino';
-import { type AuthOptions, requireApiKey } from './auth.js';
+import type { z } from 'zod';
+import { type AuthOptions, apiKeyCheck, requireApiKey } from './auth.js';
 import { errorHandler, HttpError } from './errors.js';
+import {
+  createFastHandler,
+  type JsonRouteEntry,
+  type JsonRouteHandler,
+  type JsonRouteOptions,
+  parseByteLimit,
+} from './json-route.js';
 import { type InferenceModel, type ServedModel, toServedModel } from './model.js';
 import { validate } from './validate.js';
 
@@ -54,6 +63,16 @@ export interface ServiceContext {
   model(key: string): InferenceModel;
   /** Registers something to close when the service closes (after in-flight requests have drained). */
   onClose(closeable: Closeable | (() => unknown)): void;
+  /**
+   * Declares a JSON route (the hot inference path): auth, body validation with `options.body` and
+   * the handler's return value as the JSON answer. Served by express and, for ordinary requests,
+   * by the service's plain listener without express (see json-route.ts). Same answers either way.
+   */
+  jsonRoute<S extends z.ZodType>(
+    path: string,
+    options: JsonRouteOptions<S>,
+    handler: JsonRouteHandler<S>,
+  ): void;
 }
 
 /** Options of {@link createService}. */
@@ -85,6 +104,11 @@ export interface ServiceOptions {
 /** A service: the express app (never listening) and its shutdown. */
 export interface Service {
   app: Express;
+  /**
+   * The request listener `listen()` serves: JSON routes answered without express, everything else
+   * by `app`. Mount `app` when composing services under prefixes; the answers are the same.
+   */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   context: ServiceContext;
   /** Marks the service not ready (readiness answers 503) while it keeps serving in-flight work. */
   stopAccepting(): void;
@@ -145,14 +169,16 @@ function allowedMethods(stack: LayerLike[] | undefined, path: string, out = new 
 
 /** True when `value` nests arrays/objects deeper than `max` (iterative: deep input cannot overflow it). */
 function jsonDepthExceeds(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
+  const stack: Array<[object, number]> = [];
+  if (value !== null && typeof value === 'object') stack.push([value, 1]);
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (depth > max) return true;
-    if (v !== null && typeof v === 'object') {
-      for (const child of Object.values(v as object)) {
-        if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-      }
+    // Arrays by index (no copy of a long array of numbers); objects by their values.
+    const children: ArrayLike<unknown> = Array.isArray(v) ? v : Object.values(v);
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i];
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
     }
   }
   return false;
@@ -206,6 +232,11 @@ export function createService(options: ServiceOptions): Service {
   const closeables: Array<Closeable | (() => unknown)> = [...(options.closeables ?? [])];
   let accepting = true;
   let closing: Promise<void> | undefined;
+  const router = express.Router();
+  const jsonRoutes = new Map<string, JsonRouteEntry>();
+  const checkApiKey = apiKeyCheck(options.auth);
+  const bodyLimit = parseByteLimit(options.limits?.bodyBytes ?? '100kb');
+  const maxDepth = options.limits?.maxJsonDepth ?? 64;
 
   const context: ServiceContext = {
     name,
@@ -227,6 +258,44 @@ export function createService(options: ServiceOptions): Service {
     },
     onClose(closeable) {
       closeables.push(closeable);
+    },
+    jsonRoute(path, routeOptions, handler) {
+      const method = routeOptions.method ?? 'POST';
+      const auth = routeOptions.auth ?? 'prediction';
+      const status = routeOptions.status ?? 200;
+      if (typeof path !== 'string' || !path.startsWith('/') || /[:*?(]/.test(path)) {
+        throw new TypeError(`jsonRoute: path must be a literal path starting with '/', got ${String(path)}`);
+      }
+      if (jsonRoutes.has(`${method} ${path}`)) {
+        throw new TypeError(`jsonRoute: ${method} ${path} is declared twice`);
+      }
+      const protect =
+        auth === 'apiKey' || (auth === 'prediction' && options.auth?.protectPredictions === true);
+      const entry: JsonRouteEntry = {
+        method,
+        path,
+        schema: routeOptions.body,
+        status,
+        authorize: protect ? checkApiKey : () => {},
+        handler: handler as JsonRouteHandler<z.ZodType>,
+      };
+      jsonRoutes.set(`${method} ${path}`, entry);
+      const verb = method.toLowerCase() as 'post' | 'put' | 'patch';
+      router[verb](
+        path,
+        (req, _res, next) => {
+          entry.authorize(req.headers);
+          next();
+        },
+        validate(routeOptions.body),
+        async (req, res) => {
+          const value = await entry.handler(req.body, {
+            requestId: res.locals.requestId as string,
+            headers: req.headers,
+          });
+          res.status(status).json(value);
+        },
+      );
     },
   };
 
@@ -255,7 +324,7 @@ export function createService(options: ServiceOptions): Service {
   });
   app.use(
     express.json({
-      limit: options.limits?.bodyBytes ?? '100kb',
+      limit: bodyLimit,
       // Accept bodies sent without a JSON content type too: clients (curl -d) forget it.
       type: (req) => {
         const type = req.headers['content-type'];
@@ -265,7 +334,6 @@ export function createService(options: ServiceOptions): Service {
     }),
   );
 
-  const maxDepth = options.limits?.maxJsonDepth ?? 64;
   app.use((req, _res, next) => {
     if (req.body !== null && typeof req.body === 'object' && jsonDepthExceeds(req.body, maxDepth)) {
       throw new HttpError(400, 'too_deeply_nested', `request body nests deeper than ${maxDepth} levels`);
@@ -316,7 +384,6 @@ export function createService(options: ServiceOptions): Service {
     });
   });
 
-  const router = express.Router();
   options.routes?.(router, context);
   app.use(router);
 
@@ -334,8 +401,24 @@ export function createService(options: ServiceOptions): Service {
   });
   app.use(errorHandler(logger));
 
+  const handler = createFastHandler(
+    {
+      routes: jsonRoutes,
+      bodyLimit,
+      maxDepth,
+      logger,
+      requestId: (incoming) => (incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID()),
+      accepting: () => accepting,
+      observe: (route, method, status, seconds) =>
+        metrics.requestDuration.observe({ route, method, status: String(status) }, seconds),
+      jsonDepthExceeds,
+    },
+    app as unknown as (req: IncomingMessage, res: ServerResponse) => void,
+  );
+
   return {
     app,
+    handler,
     context,
     get accepting() {
       return accepting;

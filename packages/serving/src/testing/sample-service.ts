@@ -68,16 +68,10 @@ export function createSampleService(
         });
         ctx.onClose(batcher);
       }
-      router.post(
-        '/predict',
-        ctx.predictionAuth,
-        ctx.validate(predictBody(inputWidth(model))),
-        async (req, res) => {
-          const { features } = req.body as z.infer<typeof PredictBody>;
-          const score = batcher ? await batcher.call(features) : (await scoreRows(model, [features]))[0];
-          res.json({ score, model: model.name, version: model.version });
-        },
-      );
+      ctx.jsonRoute('/predict', { body: predictBody(inputWidth(model)) }, async ({ features }) => {
+        const score = batcher ? await batcher.call(features) : (await scoreRows(model, [features]))[0];
+        return { score, model: model.name, version: model.version };
+      });
       router.post('/admin/echo', ctx.requireApiKey, (req, res) => {
         res.json({ received: req.body ?? null });
       });

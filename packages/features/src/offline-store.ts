@@ -592,23 +592,32 @@ export class OfflineStore {
         if (k < g0 || at - eventTs[k] > ttl) continue;
         match[i] = k;
       }
-      wanted.forEach((w, j) => {
-        const src = scan.values[j];
-        if (src instanceof Float64Array) {
-          const out = new Float64Array(n);
-          for (let i = 0; i < n; i++) {
-            const k = match[i];
-            out[i] = k < 0 ? Number.NaN : src[k];
-          }
-          columns.set(w.name, { kind: 'number', bool: w.ref.field.type === 'bool', values: out });
+      // Numeric fields: the scan keeps them row-major (`numbers`, `nn` per row), so each entity
+      // row's values are read from one place and written to the columns in order.
+      const nn = scan.numericFields.length;
+      const outs = scan.numericFields.map(() => new Float64Array(n));
+      const numbers = scan.numbers;
+      for (let i = 0; i < n; i++) {
+        const k = match[i];
+        if (k < 0) {
+          for (let j = 0; j < nn; j++) outs[j][i] = Number.NaN;
         } else {
-          const out: Array<string | null> = new Array(n);
-          for (let i = 0; i < n; i++) {
-            const k = match[i];
-            out[i] = k < 0 ? null : src[k];
-          }
-          columns.set(w.name, { kind: 'string', values: out });
+          const base = k * nn;
+          for (let j = 0; j < nn; j++) outs[j][i] = numbers[base + j];
         }
+      }
+      scan.numericFields.forEach((j, c) => {
+        const w = wanted[j];
+        columns.set(w.name, { kind: 'number', bool: w.ref.field.type === 'bool', values: outs[c] });
+      });
+      scan.stringFields.forEach((j, c) => {
+        const src = scan.strings[c];
+        const out: Array<string | null> = new Array(n);
+        for (let i = 0; i < n; i++) {
+          const k = match[i];
+          out[i] = k < 0 ? null : src[k];
+        }
+        columns.set(wanted[j].name, { kind: 'string', values: out });
       });
     }
     return joinedFeatures(entityRows, names, columns);
@@ -616,7 +625,8 @@ export class OfflineStore {
 
   /**
    * The join's scan of a view: one pass over the rows in (entity, event_ts) order, copied straight
-   * into typed columns (float64 with NaN for null, strings as they are); each entity's row range is
+   * into typed arrays (numeric fields row-major in one float64 array with NaN for null, string
+   * fields as arrays); each entity's row range is
    * stored under its dense id, and entities no entity row asks for are skipped. Rows are iterated,
    * not collected, so each row's JS array dies young.
    */
@@ -630,7 +640,13 @@ export class OfflineStore {
     ends: Int32Array;
     eventTs: Float64Array;
     createdTs: Float64Array;
-    values: Array<Float64Array | Array<string | null>>;
+    /** Indexes (into `fields`) of the numeric fields, in the order of their values in a row of `numbers`. */
+    numericFields: number[];
+    /** Row-major values of the numeric fields: row k's are `numbers[k * numericFields.length + c]`. */
+    numbers: Float64Array;
+    /** Indexes (into `fields`) of the string fields, and their values per row. */
+    stringFields: number[];
+    strings: Array<Array<string | null>>;
   } {
     const t = this.table(view.name);
     const sel: Record<string, AnySQLiteColumn> = { k: t.entity_key, e: t.event_ts, c: t.created_ts };
@@ -639,14 +655,19 @@ export class OfflineStore {
     });
     const q = this.db.select(sel).from(t).where(where).orderBy(t.entity_key, t.event_ts).toSQL();
     const stmt = this.sqlite.prepare(q.sql).raw(true);
-    const nf = fields.length;
     const isString = fields.map((f) => view.features.find((x) => x.name === f)?.type === 'string');
+    const numericFields = fields.flatMap((_, j) => (isString[j] ? [] : [j]));
+    const stringFields = fields.flatMap((_, j) => (isString[j] ? [j] : []));
+    const nn = numericFields.length;
+    const ns = stringFields.length;
+    // Column positions in the raw row: entity key, event_ts, created_ts, then the fields.
+    const numericAt = Int32Array.from(numericFields, (j) => 3 + j);
+    const stringAt = stringFields.map((j) => 3 + j);
     let cap = 1024;
     let eventTs: Float64Array = new Float64Array(cap);
     let createdTs: Float64Array = new Float64Array(cap);
-    const values: Array<Float64Array | Array<string | null>> = isString.map((s) =>
-      s ? [] : new Float64Array(cap),
-    );
+    let numbers: Float64Array = new Float64Array(cap * nn);
+    const strings: Array<Array<string | null>> = stringFields.map(() => []);
     const starts = new Int32Array(idOf.size).fill(-1);
     const ends = new Int32Array(idOf.size);
     let size = 0;
@@ -664,19 +685,20 @@ export class OfflineStore {
         cap *= 2;
         eventTs = grow(eventTs, cap);
         createdTs = grow(createdTs, cap);
-        for (let j = 0; j < nf; j++) if (!isString[j]) values[j] = grow(values[j] as Float64Array, cap);
+        numbers = grow(numbers, cap * nn);
       }
       eventTs[size] = r[1] as number;
       createdTs[size] = r[2] as number;
-      for (let j = 0; j < nf; j++) {
-        const v = r[3 + j];
-        if (isString[j]) (values[j] as Array<string | null>)[size] = v as string | null;
-        else (values[j] as Float64Array)[size] = v === null ? Number.NaN : (v as number);
+      const base = size * nn;
+      for (let c = 0; c < nn; c++) {
+        const v = r[numericAt[c]];
+        numbers[base + c] = v === null ? Number.NaN : (v as number);
       }
+      for (let c = 0; c < ns; c++) strings[c][size] = r[stringAt[c]] as string | null;
       size++;
       ends[id] = size;
     }
-    return { starts, ends, eventTs, createdTs, values };
+    return { starts, ends, eventTs, createdTs, numericFields, numbers, stringFields, strings };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeImage, generateCatalogue, SMALL_CATALOGUE } from './data.js';
@@ -8,6 +9,7 @@ import {
   checkNormalisation,
   cropRgb,
   decodeImage,
+  decodePlainPng,
   fitNormalisation,
   ImageInputError,
   imageFileToPixels,
@@ -99,6 +101,92 @@ describe('decodeImage', () => {
     expect(await codeOf(decodeImage(gif))).toBe('unsupported-format');
   });
 
+  it('decodes plain 8-bit RGB PNGs to the very bytes libvips gives, whatever the row filters', async () => {
+    // sharp's own decode of the same file, as decodeImage ran it before it had a PNG fast path.
+    const viaSharp = async (file: Buffer) =>
+      new Uint8Array(await sharp(file, { failOn: 'truncated' }).toColourspace('srgb').raw().toBuffer());
+    const catalogue = generateCatalogue({ ...SMALL_CATALOGUE, count: 6 });
+    const files: Buffer[] = [];
+    for (let i = 0; i < catalogue.count; i++) {
+      const raster = sharp(Buffer.from(catalogue.pixels(i)), { raw: { width: 64, height: 64, channels: 3 } });
+      files.push(await raster.clone().png().toBuffer());
+      files.push(await raster.clone().png({ adaptiveFiltering: true, compressionLevel: 9 }).toBuffer());
+      files.push(await raster.clone().png({ compressionLevel: 0 }).toBuffer());
+    }
+    // Hand-written PNGs: each of the five filters on every row, and all of them mixed, split over
+    // three IDAT chunks after a text chunk, on an odd size.
+    const [w, h] = [13, 7];
+    // Noise-like bytes, and few levels (many equal neighbours: the Paeth predictor's ties).
+    const noisy = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7919 + ((i * i) % 251)) & 255);
+    const levels = Uint8Array.from({ length: w * h * 3 }, (_, i) => (((i * 7919) % 13) % 4) * 60);
+    for (const pixels of [noisy, levels])
+      for (const filters of [[0], [1], [2], [3], [4], [0, 1, 2, 3, 4]])
+        files.push(writePng(pixels, w, h, (y) => filters[y % filters.length]));
+    for (const file of files) {
+      // Decoded in this thread (not handed to libvips), to libvips's bytes.
+      expect(decodePlainPng(file)?.data).toEqual(await viaSharp(file));
+      expect((await decodeImage(file)).data).toEqual(await viaSharp(file));
+    }
+    expect(files.length).toBe(30);
+    // The comparison can fail: a file whose rows differ by one byte decodes differently.
+    const other = Uint8Array.from(noisy);
+    other[40] ^= 1;
+    expect((await decodeImage(writePng(other, w, h, () => 4))).data).not.toEqual(
+      (await decodeImage(writePng(noisy, w, h, () => 4))).data,
+    );
+  });
+
+  it('leaves damaged PNGs and other PNG kinds to libvips, with the same answers as before', async () => {
+    // What decodeImage answered before its PNG fast path: libvips's pixels, or an error.
+    const before = (file: Buffer) =>
+      sharp(file, { failOn: 'truncated' })
+        .flatten({ background: '#ffffff' })
+        .toColourspace('srgb')
+        .raw()
+        .toBuffer()
+        .then(
+          (b) => new Uint8Array(b),
+          () => 'error',
+        );
+    const now = (file: Buffer) =>
+      decodeImage(file).then(
+        (image) => image.data,
+        (e) => (e instanceof ImageInputError ? 'error' : String(e)),
+      );
+    const pixels = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 31) & 255);
+    const good = writePng(pixels, 8, 8, (y) => y % 5);
+    const idatAt = good.indexOf('IDAT', 0, 'latin1') + 6;
+    const flip = (at: number) => {
+      const copy = Buffer.from(good);
+      copy[at] ^= 0x10;
+      return copy;
+    };
+    const [ihdr, text, idat1, idat2, idat3, iend] = splitChunks(good);
+    const damaged = [
+      flip(45), // in the text chunk: libpng drops the chunk, the image decodes
+      flip(idatAt), // in the compressed data: the CRC no longer matches
+      good.subarray(0, good.length - 20), // cut inside the zlib stream
+      good.subarray(0, good.length - 12), // no IEND
+      Buffer.concat([good.subarray(0, 8), ihdr, idat1, text, idat2, idat3, iend]), // IDATs apart
+      Buffer.concat([good, Buffer.from('trailing bytes')]),
+      await sharp(Buffer.from([255, 0, 0, 0, 0, 0, 255, 255]), { raw: { width: 2, height: 1, channels: 4 } })
+        .png()
+        .toBuffer(), // RGBA: flattened onto white by libvips
+    ];
+    expect(decodePlainPng(good)).toBeDefined();
+    const answers = [];
+    for (const file of damaged) {
+      expect(decodePlainPng(file)).toBeUndefined();
+      const answer = await now(file);
+      expect(answer).toEqual(await before(file));
+      answers.push(answer === 'error' ? 'error' : 'ok');
+    }
+    // Both kinds of answer occur, so the comparison above says something.
+    expect(answers).toContain('error');
+    expect(answers).toContain('ok');
+    expect(Array.from((await decodeImage(damaged[6])).data)).toEqual([255, 255, 255, 0, 0, 255]);
+  });
+
   it('converts greyscale to RGB', async () => {
     const g = await sharp(Buffer.from([10, 200, 30, 40]), { raw: { width: 2, height: 2, channels: 1 } })
       .png()
@@ -175,3 +263,70 @@ describe('offline and online preprocessing', () => {
     expect(diff / px.length).toBeLessThan(12);
   });
 });
+
+/** A PNG chunk: length, type, data, CRC. */
+function chunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])));
+  return Buffer.concat([head, data, crc]);
+}
+
+/**
+ * An 8-bit RGB PNG written by hand, with the row filter of each row chosen by `filterOf` (0 none,
+ * 1 sub, 2 up, 3 average, 4 Paeth) and the compressed data split over three IDAT chunks.
+ */
+function writePng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  filterOf: (y: number) => number,
+): Buffer {
+  const stride = width * 3;
+  const raw = new Uint8Array(height * (stride + 1));
+  const at = (x: number, y: number) => (x < 0 || y < 0 ? 0 : pixels[y * stride + x]);
+  for (let y = 0; y < height; y++) {
+    const filter = filterOf(y);
+    raw[y * (stride + 1)] = filter;
+    for (let i = 0; i < stride; i++) {
+      const [a, b, c] = [at(i - 3, y), at(i, y - 1), at(i - 3, y - 1)];
+      const p = a + b - c;
+      const paeth =
+        Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
+          ? a
+          : Math.abs(p - b) <= Math.abs(p - c)
+            ? b
+            : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][filter];
+      raw[y * (stride + 1) + 1 + i] = (pixels[y * stride + i] - predictor) & 255;
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const z = deflateSync(raw);
+  const third = Math.ceil(z.length / 3);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('tEXt', Buffer.from('Comment\0hand-made', 'latin1')),
+    chunk('IDAT', z.subarray(0, third)),
+    chunk('IDAT', z.subarray(third, 2 * third)),
+    chunk('IDAT', z.subarray(2 * third)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+/** The chunks of a PNG file, each with its length, type and CRC. */
+function splitChunks(file: Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let pos = 8; pos < file.length; ) {
+    const end = pos + 12 + file.readUInt32BE(pos);
+    chunks.push(file.subarray(pos, end));
+    pos = end;
+  }
+  return chunks;
+}

@@ -49,6 +49,9 @@ export {
   type JsonRouteOptions,
   type JsonRouteRequest,
   parseByteLimit,
+  type RawRouteHandler,
+  type RawRouteOptions,
+  type RawRouteRequest,
 } from './json-route.js';
 export { type Listening, type ListenOptions, listen } from './listen.js';
 export type {

@@ -1,5 +1,7 @@
 /**
  * JSON routes: the hot inference path of a service without express's per-request machinery.
+ * (Raw-body routes, `ctx.rawRoute`, work the same way for bytes such as uploaded images: any
+ * content type, the route's own size limit, the handler parses.)
  *
  * A route declared with `ctx.jsonRoute(path, { body: schema }, handler)` is served twice over by
  * the same auth, validation and handler: as an ordinary express route (so `service.app` works
@@ -49,21 +51,47 @@ export type JsonRouteHandler<S extends z.ZodType> = (
   request: JsonRouteRequest,
 ) => unknown | Promise<unknown>;
 
-/** One registered JSON route, as the plain listener serves it. */
+/** Options of a raw-body route (`ctx.rawRoute`): the body arrives as bytes, e.g. an uploaded image. */
+export interface RawRouteOptions {
+  /** HTTP method. Default 'POST'. */
+  method?: 'POST' | 'PUT' | 'PATCH';
+  /** Default 'prediction'. */
+  auth?: JsonRouteAuth;
+  /** Status of a successful answer. Default 200. */
+  status?: number;
+  /** Largest body, bytes or a size like '10mb'. Default the service's `limits.bodyBytes`. */
+  limit?: number | string;
+}
+
+/** What a raw-body route's handler gets besides the bytes. */
+export interface RawRouteRequest extends JsonRouteRequest {
+  /** The `Content-Type` header, lower-cased ('' when absent). */
+  contentType: string;
+  /** The query string's parameters. */
+  query: URLSearchParams;
+}
+
+/** A raw-body route's handler: returns the response body (serialised with JSON.stringify). */
+export type RawRouteHandler = (body: Buffer, request: RawRouteRequest) => unknown | Promise<unknown>;
+
+/** One registered JSON or raw-body route, as the plain listener serves it. */
 export interface JsonRouteEntry {
+  kind: 'json' | 'raw';
   method: string;
   path: string;
-  schema: z.ZodType;
   status: number;
+  /** Largest body the listener reads itself (larger ones go to express, which answers 413). */
+  limit: number;
+  /** JSON routes: the body schema. */
+  schema?: z.ZodType;
   /** Throws HttpError 401/403 when the request may not call the route. */
   authorize(headers: IncomingMessage['headers']): void;
-  handler: JsonRouteHandler<z.ZodType>;
+  handler: JsonRouteHandler<z.ZodType> | RawRouteHandler;
 }
 
 /** What the plain listener shares with the express service. */
 export interface FastPathContext {
   routes: ReadonlyMap<string, JsonRouteEntry>;
-  bodyLimit: number;
   maxDepth: number;
   logger: Logger;
   requestId(incoming: string | undefined): string;
@@ -88,7 +116,7 @@ const JSON_TYPE = /json/i;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
 /** True when the plain listener may serve this request itself (see the file header). */
-function eligible(req: IncomingMessage, bodyLimit: number): boolean {
+function eligible(req: IncomingMessage, route: JsonRouteEntry): boolean {
   const h = req.headers;
   const encoding = h['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
@@ -96,7 +124,8 @@ function eligible(req: IncomingMessage, bodyLimit: number): boolean {
   const length = h['content-length'];
   if (length === undefined || !/^\d+$/.test(length)) return false;
   const n = Number(length);
-  if (n === 0 || n > bodyLimit) return false;
+  if (n === 0 || n > route.limit) return false;
+  if (route.kind === 'raw') return true;
   const type = h['content-type'];
   if (type !== undefined) {
     if (!JSON_TYPE.test(type)) return false;
@@ -132,7 +161,7 @@ export function createFastHandler(
   ctx: FastPathContext,
   app: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const { routes, bodyLimit, maxDepth, logger } = ctx;
+  const { routes, maxDepth, logger } = ctx;
 
   function serve(route: JsonRouteEntry, req: IncomingMessage, res: ServerResponse): void {
     const start = process.hrtime.bigint();
@@ -165,6 +194,18 @@ export function createFastHandler(
       done(httpError.status);
     };
 
+    const answer = (out: unknown) => {
+      if (out instanceof Promise) {
+        out.then((value) => {
+          sendJson(res, route.status, value);
+          done(route.status);
+        }, fail);
+      } else {
+        sendJson(res, route.status, out);
+        done(route.status);
+      }
+    };
+
     const expected = Number(req.headers['content-length']);
     const chunks: Buffer[] = [];
     let received = 0;
@@ -178,9 +219,27 @@ export function createFastHandler(
         fail(new HttpError(400, 'bad_request', 'request size did not match content length'));
         return;
       }
+      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      if (route.kind === 'raw') {
+        try {
+          route.authorize(req.headers);
+          const url = req.url ?? '/';
+          const q = url.indexOf('?');
+          const out = (route.handler as RawRouteHandler)(bytes, {
+            requestId,
+            headers: req.headers,
+            contentType: (req.headers['content-type'] ?? '').toLowerCase(),
+            query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+          });
+          answer(out);
+        } catch (err) {
+          fail(err);
+        }
+        return;
+      }
       let body: unknown;
       try {
-        let text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
+        let text = bytes.toString('utf8');
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
         body = JSON.parse(text);
       } catch {
@@ -192,17 +251,8 @@ export function createFastHandler(
           throw new HttpError(400, 'too_deeply_nested', `request body nests deeper than ${maxDepth} levels`);
         }
         route.authorize(req.headers);
-        const parsed = parseOrThrow(route.schema, body, 'body');
-        const out = route.handler(parsed, { requestId, headers: req.headers });
-        if (out instanceof Promise) {
-          out.then((value) => {
-            sendJson(res, route.status, value);
-            done(route.status);
-          }, fail);
-        } else {
-          sendJson(res, route.status, out);
-          done(route.status);
-        }
+        const parsed = parseOrThrow(route.schema as z.ZodType, body, 'body');
+        answer((route.handler as JsonRouteHandler<z.ZodType>)(parsed, { requestId, headers: req.headers }));
       } catch (err) {
         fail(err);
       }
@@ -212,7 +262,7 @@ export function createFastHandler(
   return (req, res) => {
     if (routes.size > 0) {
       const route = routes.get(`${req.method} ${pathOf(req.url)}`);
-      if (route && eligible(req, bodyLimit)) {
+      if (route && eligible(req, route)) {
         serve(route, req, res);
         return;
       }

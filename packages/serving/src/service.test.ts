@@ -286,6 +286,11 @@ describe('JSON routes: the plain listener answers as express does', () => {
           if (kind === 'queue') throw new QueueFullError('queue full', 3);
           return Promise.reject(new Error('secret detail'));
         });
+        ctx.rawRoute('/bytes', { limit: 64 }, (body, { contentType, query }) => {
+          if (query.get('fail') === 'yes') throw new HttpError(415, 'unsupported_media_type', 'no');
+          return { n: body.length, first: body[0] ?? null, type: contentType, k: query.get('k') };
+        });
+        ctx.rawRoute('/bytes-locked', { auth: 'apiKey', status: 201 }, (body) => ({ n: body.length }));
       },
     });
   }
@@ -379,6 +384,52 @@ describe('JSON routes: the plain listener answers as express does', () => {
       send: (t) =>
         (t as ReturnType<typeof request>).post('/fail').set('x-request-id', 'r-2').send({ kind: 'bug' }),
     },
+    {
+      label: 'raw: image bytes + query',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .post('/bytes?k=7')
+          .set('content-type', 'image/png')
+          .send(Buffer.from([137, 80, 78, 71])),
+    },
+    {
+      label: 'raw: JSON stays bytes',
+      send: (t) => (t as ReturnType<typeof request>).post('/bytes').set('content-type', json).send('{"a":1}'),
+    },
+    {
+      label: 'raw: over its limit',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .post('/bytes')
+          .set('content-type', 'image/png')
+          .send(Buffer.alloc(100, 1)),
+    },
+    { label: 'raw: no body', send: (t) => (t as ReturnType<typeof request>).post('/bytes') },
+    {
+      label: 'raw: handler error',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .post('/bytes?fail=yes')
+          .set('content-type', 'image/png')
+          .send(Buffer.from([1])),
+    },
+    {
+      label: 'raw: api key missing',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .post('/bytes-locked')
+          .set('content-type', 'image/png')
+          .send(Buffer.from([1, 2])),
+    },
+    {
+      label: 'raw: api key + status',
+      send: (t) =>
+        (t as ReturnType<typeof request>)
+          .post('/bytes-locked')
+          .set('x-api-key', apiKey)
+          .set('content-type', 'image/png')
+          .send(Buffer.from([1, 2])),
+    },
   ];
 
   it.each(cases)('$label: same status, body and headers on both paths', async ({ send }) => {
@@ -404,6 +455,9 @@ describe('JSON routes: the plain listener answers as express does', () => {
     expect(ok.body).toEqual({ sum: 3 });
     const bad = await request(service.handler).post('/sum').send({ xs: 'no' });
     expect(bad.status).toBe(400);
+    expect(spy).not.toHaveBeenCalled();
+    const raw = await request(service.handler).post('/bytes').set('content-type', json).send('{"x":[1]}');
+    expect(raw.body).toMatchObject({ n: 9, first: 123, type: json });
     expect(spy).not.toHaveBeenCalled();
     await request(service.handler).post('/sum').set('content-type', 'text/plain').send('x');
     await request(service.handler).get('/healthz');

@@ -19,6 +19,8 @@ import {
   type JsonRouteHandler,
   type JsonRouteOptions,
   parseByteLimit,
+  type RawRouteHandler,
+  type RawRouteOptions,
 } from './json-route.js';
 import { type InferenceModel, type ServedModel, toServedModel } from './model.js';
 import { validate } from './validate.js';
@@ -73,6 +75,12 @@ export interface ServiceContext {
     options: JsonRouteOptions<S>,
     handler: JsonRouteHandler<S>,
   ): void;
+  /**
+   * Declares a raw-body route (e.g. an image upload): the handler gets the body's bytes, its
+   * content type and the query string; served like a JSON route (express, and the plain listener for
+   * ordinary requests). The app-wide JSON parser leaves these paths alone.
+   */
+  rawRoute(path: string, options: RawRouteOptions, handler: RawRouteHandler): void;
 }
 
 /** Options of {@link createService}. */
@@ -184,6 +192,13 @@ function jsonDepthExceeds(value: unknown, max: number): boolean {
   return false;
 }
 
+/** The path of a request URL, without its query string. */
+function pathOnly(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q < 0 ? u : u.slice(0, q);
+}
+
 /** Route label for metrics: the matched pattern, never the raw URL (bounded cardinality). */
 function routeLabel(req: Request): string {
   const route = (req as Request & { route?: { path?: unknown } }).route;
@@ -233,10 +248,41 @@ export function createService(options: ServiceOptions): Service {
   let accepting = true;
   let closing: Promise<void> | undefined;
   const router = express.Router();
-  const jsonRoutes = new Map<string, JsonRouteEntry>();
+  const fastRoutes = new Map<string, JsonRouteEntry>();
   const checkApiKey = apiKeyCheck(options.auth);
   const bodyLimit = parseByteLimit(options.limits?.bodyBytes ?? '100kb');
   const maxDepth = options.limits?.maxJsonDepth ?? 64;
+  const rawPaths = new Set<string>();
+  const verbOf = (entry: JsonRouteEntry) => entry.method.toLowerCase() as 'post' | 'put' | 'patch';
+  /** Checks and registers a JSON or raw-body route for the plain listener. */
+  function fastRoute(
+    kind: 'json' | 'raw',
+    path: string,
+    routeOptions: { method?: string; auth?: string; status?: number },
+    handler: JsonRouteEntry['handler'],
+  ): JsonRouteEntry {
+    const what = kind === 'json' ? 'jsonRoute' : 'rawRoute';
+    const method = routeOptions.method ?? 'POST';
+    const auth = routeOptions.auth ?? 'prediction';
+    if (typeof path !== 'string' || !path.startsWith('/') || /[:*?(]/.test(path)) {
+      throw new TypeError(`${what}: path must be a literal path starting with '/', got ${String(path)}`);
+    }
+    if (fastRoutes.has(`${method} ${path}`)) {
+      throw new TypeError(`${what}: ${method} ${path} is declared twice`);
+    }
+    const protect = auth === 'apiKey' || (auth === 'prediction' && options.auth?.protectPredictions === true);
+    const entry: JsonRouteEntry = {
+      kind,
+      method,
+      path,
+      status: routeOptions.status ?? 200,
+      limit: bodyLimit,
+      authorize: protect ? checkApiKey : () => {},
+      handler,
+    };
+    fastRoutes.set(`${method} ${path}`, entry);
+    return entry;
+  }
 
   const context: ServiceContext = {
     name,
@@ -260,28 +306,9 @@ export function createService(options: ServiceOptions): Service {
       closeables.push(closeable);
     },
     jsonRoute(path, routeOptions, handler) {
-      const method = routeOptions.method ?? 'POST';
-      const auth = routeOptions.auth ?? 'prediction';
-      const status = routeOptions.status ?? 200;
-      if (typeof path !== 'string' || !path.startsWith('/') || /[:*?(]/.test(path)) {
-        throw new TypeError(`jsonRoute: path must be a literal path starting with '/', got ${String(path)}`);
-      }
-      if (jsonRoutes.has(`${method} ${path}`)) {
-        throw new TypeError(`jsonRoute: ${method} ${path} is declared twice`);
-      }
-      const protect =
-        auth === 'apiKey' || (auth === 'prediction' && options.auth?.protectPredictions === true);
-      const entry: JsonRouteEntry = {
-        method,
-        path,
-        schema: routeOptions.body,
-        status,
-        authorize: protect ? checkApiKey : () => {},
-        handler: handler as JsonRouteHandler<z.ZodType>,
-      };
-      jsonRoutes.set(`${method} ${path}`, entry);
-      const verb = method.toLowerCase() as 'post' | 'put' | 'patch';
-      router[verb](
+      const entry = fastRoute('json', path, routeOptions, handler as JsonRouteHandler<z.ZodType>);
+      entry.schema = routeOptions.body;
+      router[verbOf(entry)](
         path,
         (req, _res, next) => {
           entry.authorize(req.headers);
@@ -289,11 +316,38 @@ export function createService(options: ServiceOptions): Service {
         },
         validate(routeOptions.body),
         async (req, res) => {
-          const value = await entry.handler(req.body, {
+          const value = await (entry.handler as JsonRouteHandler<z.ZodType>)(req.body, {
             requestId: res.locals.requestId as string,
             headers: req.headers,
           });
-          res.status(status).json(value);
+          res.status(entry.status).json(value);
+        },
+      );
+    },
+    rawRoute(path, routeOptions, handler) {
+      const entry = fastRoute('raw', path, routeOptions, handler);
+      entry.limit = parseByteLimit(routeOptions.limit ?? bodyLimit);
+      rawPaths.add(path);
+      router[verbOf(entry)](
+        path,
+        (req, _res, next) => {
+          entry.authorize(req.headers);
+          next();
+        },
+        express.raw({ type: () => true, limit: entry.limit }),
+        async (req, res) => {
+          const url = req.url;
+          const q = url.indexOf('?');
+          const value = await (entry.handler as RawRouteHandler)(
+            Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+            {
+              requestId: res.locals.requestId as string,
+              headers: req.headers,
+              contentType: (req.headers['content-type'] ?? '').toLowerCase(),
+              query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+            },
+          );
+          res.status(entry.status).json(value);
         },
       );
     },
@@ -327,6 +381,7 @@ export function createService(options: ServiceOptions): Service {
       limit: bodyLimit,
       // Accept bodies sent without a JSON content type too: clients (curl -d) forget it.
       type: (req) => {
+        if (rawPaths.size > 0 && rawPaths.has(pathOnly(req.url))) return false;
         const type = req.headers['content-type'];
         return type === undefined || /json/i.test(String(type));
       },
@@ -403,8 +458,7 @@ export function createService(options: ServiceOptions): Service {
 
   const handler = createFastHandler(
     {
-      routes: jsonRoutes,
-      bodyLimit,
+      routes: fastRoutes,
       maxDepth,
       logger,
       requestId: (incoming) => (incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID()),

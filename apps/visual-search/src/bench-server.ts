@@ -26,6 +26,8 @@ const listening = await listen(svc.service, 0, { host: '127.0.0.1' });
 const index = await (await fetch(`http://127.0.0.1:${listening.port}/index`)).json();
 process.send?.({ port: listening.port, size: svc.index.size, startSeconds: seconds, index });
 process.on('message', async (m) => {
+  // CPU time of the whole server process (event loop, encoder worker, libuv pool), microseconds.
+  if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() });
   if (m === 'stop') {
     await listening.close();
     process.exit(0);

@@ -7,7 +7,7 @@
  * first time (minutes), and the saved index is reused by later runs for the same model.
  */
 import { fork } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -22,6 +22,10 @@ export interface SearchBenchRow {
   p99Ms: number;
   errors: number;
   non2xx: number;
+  /** CPU time of the server process per answered request (all its threads), ms. */
+  serverCpuMsPerRequest: number;
+  /** CPU time of the load generator (this process) per answered request, ms. */
+  loadGeneratorCpuMsPerRequest: number;
 }
 
 export interface SearchBenchOptions {
@@ -100,8 +104,17 @@ export async function benchSearch(options: SearchBenchOptions) {
       encodeImage(catalogue.pixels((k * 7919) % count), catalogue.size, 'png'),
     ),
   );
+  const serverCpu = () =>
+    new Promise<number>((resolve) => {
+      child.once('message', (m) => {
+        const { user, system } = (m as { cpu: NodeJS.CpuUsage }).cpu;
+        resolve(user + system);
+      });
+      child.send('cpu');
+    });
   let next = 0;
   const rows: SearchBenchRow[] = [];
+  const loadAverageAtStart = loadavg();
   try {
     for (const connections of options.concurrency) {
       const opts = {
@@ -119,7 +132,10 @@ export async function benchSearch(options: SearchBenchOptions) {
         ],
       };
       await autocannon({ ...opts, duration: 2 }); // warm-up
+      const [server0, driver0] = [await serverCpu(), process.cpuUsage()];
       const r = await autocannon({ ...opts, duration: options.durationSeconds });
+      const [server1, driver1] = [await serverCpu(), process.cpuUsage(driver0)];
+      const answered = Math.max(1, r.requests.total);
       rows.push({
         concurrency: connections,
         requestsPerSecond: r.requests.average,
@@ -127,6 +143,8 @@ export async function benchSearch(options: SearchBenchOptions) {
         p99Ms: r.latency.p99,
         errors: r.errors,
         non2xx: r.non2xx,
+        serverCpuMsPerRequest: (server1 - server0) / 1000 / answered,
+        loadGeneratorCpuMsPerRequest: (driver1.user + driver1.system) / 1000 / answered,
       });
     }
   } finally {
@@ -141,6 +159,12 @@ export async function benchSearch(options: SearchBenchOptions) {
     rows,
     targetP99MsAtC16: 25,
     embedding,
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      node: process.version,
+      // 1, 5 and 15-minute load averages before the first level and after the last.
+      loadAverage: { atStart: loadAverageAtStart, atEnd: loadavg() },
+    },
   };
 }

@@ -14,7 +14,7 @@
  * serving runs the ONNX file, and a test checks it matches tfjs.
  */
 import { createRng, type Rng } from '@mlsd/core';
-import { exportToOnnx, OnnxModel } from '@mlsd/onnx';
+import { exportToOnnx, OnnxModel, OnnxWorkerPool } from '@mlsd/onnx';
 import { inBatchSoftmaxLoss, initBackend, l2Normalize, seedEverything } from '@mlsd/training';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageEmbedder } from './baseline.js';
@@ -332,8 +332,11 @@ export class OnnxEmbedder implements ImageEmbedder {
   readonly inputSize: number;
 
   private constructor(
-    /** The ONNX Runtime session (listed by the service on `/models`). */
-    readonly session: OnnxModel,
+    /**
+     * The ONNX Runtime session in this thread, or a pool of worker threads each holding one
+     * (listed by the service on `/models`).
+     */
+    readonly session: OnnxModel | OnnxWorkerPool,
     readonly normalisation: Normalisation,
     dimension: number,
     name: string,
@@ -343,14 +346,26 @@ export class OnnxEmbedder implements ImageEmbedder {
     this.inputSize = normalisation.size;
   }
 
-  /** Loads an exported encoder (file path or bytes) with the normalisation it was trained with. */
+  /**
+   * Loads an exported encoder (file path or bytes) with the normalisation it was trained with.
+   * `workers` > 0 runs it in that many worker threads (one single-threaded session each):
+   * ONNX Runtime's Node binding computes on the calling thread, so in a service the encoder would
+   * otherwise hold the event loop for every batch. 0 (the default) runs it in this thread.
+   */
   static async load(
     source: string | Uint8Array,
     normalisation: Normalisation,
     name = 'cnn-contrastive',
+    options: { workers?: number } = {},
   ): Promise<OnnxEmbedder> {
     const norm = checkNormalisation(normalisation);
-    const session = await OnnxModel.load(source, { intraOpNumThreads: 1 });
+    const workers = options.workers ?? 0;
+    if (!Number.isInteger(workers) || workers < 0 || workers > 64)
+      throw new RangeError(`workers: expected an integer in [0, 64], got ${workers}`);
+    const session =
+      workers > 0
+        ? await OnnxWorkerPool.create(source, { workers, mode: 'thread', intraOpNumThreads: 1 })
+        : await OnnxModel.load(source, { intraOpNumThreads: 1 });
     const out = session.outputs[0];
     const dimension = Number(out.dims[out.dims.length - 1]);
     if (!Number.isInteger(dimension))

@@ -75,8 +75,11 @@ export interface EncoderBundle {
   sizeBytes: number;
 }
 
-/** Loads `dir/encoder.onnx` and `dir/encoder.json`; throws naming the missing or malformed file. */
-export async function loadEncoder(dir: string): Promise<EncoderBundle> {
+/**
+ * Loads `dir/encoder.onnx` and `dir/encoder.json`; throws naming the missing or malformed file.
+ * `workers` > 0 runs the encoder in worker threads (see {@link OnnxEmbedder.load}).
+ */
+export async function loadEncoder(dir: string, options: { workers?: number } = {}): Promise<EncoderBundle> {
   const onnxPath = join(dir, 'encoder.onnx');
   const specPath = join(dir, 'encoder.json');
   for (const p of [onnxPath, specPath])
@@ -90,7 +93,12 @@ export async function loadEncoder(dir: string): Promise<EncoderBundle> {
   }
   const bytes = await readFile(onnxPath);
   const version = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-  const embedder = await OnnxEmbedder.load(new Uint8Array(bytes), spec.normalisation);
+  const embedder = await OnnxEmbedder.load(
+    new Uint8Array(bytes),
+    spec.normalisation,
+    'cnn-contrastive',
+    options,
+  );
   return { embedder, spec, version, dir, sizeBytes: bytes.length };
 }
 
@@ -143,6 +151,8 @@ export interface LibraryOptions {
 export class ImageLibrary {
   private readonly items = new Map<string, LibraryItem>();
   private readonly order: string[] = [];
+  /** Public images, those search results may show. */
+  private visible = 0;
   readonly uploadsDir: string;
 
   private constructor(
@@ -180,8 +190,16 @@ export class ImageLibrary {
   }
 
   private put(item: LibraryItem): void {
-    if (!this.items.has(item.id)) this.order.push(item.id);
+    const previous = this.items.get(item.id);
+    if (!previous) this.order.push(item.id);
+    else if (previous.visibility === 'public') this.visible--;
     this.items.set(item.id, item);
+    if (item.visibility === 'public') this.visible++;
+  }
+
+  /** Share of the library that search results may show (0 when the library is empty). */
+  get visibleShare(): number {
+    return this.order.length === 0 ? 0 : this.visible / this.order.length;
   }
 
   get size(): number {
@@ -283,6 +301,7 @@ export class ImageLibrary {
     if (item?.source !== 'upload') return;
     this.items.delete(id);
     this.order.splice(this.order.indexOf(id), 1);
+    if (item.visibility === 'public') this.visible--;
     await rm(join(this.uploadsDir, `${id}.json`), { force: true });
     await rm(this.uploadPath(item), { force: true });
   }
@@ -377,6 +396,20 @@ export interface IndexBuildInfo {
 /** A key naming a catalogue, for {@link IndexBuildInfo}. */
 export function catalogueKey(catalogue: ImageCollection, seed?: number): string {
   return `${catalogue.name}:${catalogue.count}x${catalogue.size}${seed === undefined ? '' : `:seed${seed}`}`;
+}
+
+/**
+ * SHA-256 (first 12 hex digits) of a collection's ids and pixels: tells two versions of a user's
+ * folder apart when their name, count and size are the same.
+ */
+export function collectionFingerprint(collection: ImageCollection): string {
+  const hash = createHash('sha256');
+  const pixels = new Uint8Array(collection.size * collection.size * 3);
+  for (let i = 0; i < collection.count; i++) {
+    hash.update(`${collection.id(i)}\n`);
+    hash.update(collection.pixels(i, pixels));
+  }
+  return hash.digest('hex').slice(0, 12);
 }
 
 /**

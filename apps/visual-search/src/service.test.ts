@@ -102,6 +102,14 @@ describe('POST /search', () => {
     expect(dot).toBeGreaterThan(0.99999);
     const scores = res.body.results.map((r: { score: number }) => r.score);
     expect(scores).toEqual([...scores].sort((a: number, b: number) => b - a));
+    // The service's own listener (no express) answers the same results.
+    const plain = await request(svc.service.handler)
+      .post('/search?k=5')
+      .set('content-type', 'image/png')
+      .send(await png(i));
+    expect(plain.status).toBe(200);
+    expect(plain.body.results).toEqual(res.body.results);
+    expect(plain.body.searchId).not.toBe(res.body.searchId);
   });
 
   it('accepts an indexed id (never returning the query itself) and hides private and removed images', async () => {
@@ -163,125 +171,136 @@ describe('POST /search', () => {
     const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#f00' } })
       .gif()
       .toBuffer();
-    const cases: Array<[string, request.Test, number, string, RegExp]> = [
-      [
-        'not an image',
-        request(app)
-          .post('/search')
-          .set('content-type', 'image/png')
-          .send(Buffer.from('hello, not a picture')),
-        400,
-        'not_an_image',
-        /not a readable image/,
-      ],
-      [
-        'truncated',
-        request(app)
-          .post('/search')
-          .set('content-type', 'image/png')
-          .send(good.subarray(0, Math.floor(good.length * 0.6))),
-        400,
-        'truncated_image',
-        /could not decode/,
-      ],
-      [
-        'over the byte limit',
-        request(app).post('/search').set('content-type', 'image/png').send(over),
-        413,
-        'image_too_large',
-        /bytes is over the limit of 60000/,
-      ],
-      [
-        'far over the byte limit',
-        request(app).post('/search').set('content-type', 'image/png').send(farOver),
-        413,
-        'payload_too_large',
-        /too large/i,
-      ],
-      [
-        'over the pixel limit',
-        request(app).post('/search').set('content-type', 'image/png').send(huge),
-        413,
-        'image_too_large',
-        /2000 x 1000 is over the limit/,
-      ],
-      [
-        'GIF',
-        request(app).post('/search').set('content-type', 'image/gif').send(gif),
-        415,
-        'unsupported_image_format',
-        /expected PNG, JPEG or WebP, got gif/,
-      ],
-      [
-        'crop outside',
-        request(app).post('/search?crop=40,40,30,30').set('content-type', 'image/png').send(good),
-        400,
-        'bad_crop',
-        /not inside the 64 x 64 image/,
-      ],
-      [
-        'crop malformed',
-        request(app).post('/search?crop=1,2,3').set('content-type', 'image/png').send(good),
-        400,
-        'invalid_request',
-        /crop: expected x,y,width,height/,
-      ],
-      [
-        'crop outside by id',
-        request(app)
-          .post('/search')
-          .send({ id: publicIds[0], crop: { x: 0, y: 60, width: 10, height: 10 } }),
-        400,
-        'bad_crop',
-        /not inside/,
-      ],
-      [
-        'unknown id',
-        request(app).post('/search').send({ id: 'img-999999' }),
-        404,
-        'unknown_image',
-        /no indexed image 'img-999999'/,
-      ],
-      [
-        'bad k',
-        request(app).post('/search').send({ id: publicIds[0], k: 1000 }),
-        400,
-        'invalid_request',
-        /^k:/,
-      ],
-      [
-        'unknown field',
-        request(app).post('/search').send({ id: publicIds[0], colour: 'red' }),
-        400,
-        'invalid_request',
-        /colour|Unrecognized/,
-      ],
-      [
-        'empty body',
-        request(app).post('/search').set('content-type', 'image/png').send(Buffer.alloc(0)),
-        400,
-        'invalid_request',
-        /empty/,
-      ],
-      [
-        'text',
-        request(app).post('/search').set('content-type', 'text/plain').send('a cat'),
-        415,
-        'unsupported_media_type',
-        /content-type/,
-      ],
-      [
-        'multipart without image',
-        request(app).post('/search').field('k', '3'),
-        400,
-        'invalid_request',
-        /image/,
-      ],
-    ];
-    for (const [what, req, status, code, message] of cases) {
-      const res = await req;
-      expect({ what, status: res.status, code: res.body.error?.code }).toEqual({ what, status, code });
-      expect(res.body.error.message, what).toMatch(message);
+    // Through express (what supertest and `mlsd serve` mount) and through the service's own
+    // listener (what `listen()` serves, without express): the same answers.
+    for (const target of [app, svc.service.handler]) {
+      const cases: Array<[string, request.Test, number, string, RegExp]> = [
+        [
+          'not an image',
+          request(target)
+            .post('/search')
+            .set('content-type', 'image/png')
+            .send(Buffer.from('hello, not a picture')),
+          400,
+          'not_an_image',
+          /not a readable image/,
+        ],
+        [
+          'truncated',
+          request(target)
+            .post('/search')
+            .set('content-type', 'image/png')
+            .send(good.subarray(0, Math.floor(good.length * 0.6))),
+          400,
+          'truncated_image',
+          /could not decode/,
+        ],
+        [
+          'over the byte limit',
+          request(target).post('/search').set('content-type', 'image/png').send(over),
+          413,
+          'image_too_large',
+          /bytes is over the limit of 60000/,
+        ],
+        [
+          'far over the byte limit',
+          request(target).post('/search').set('content-type', 'image/png').send(farOver),
+          413,
+          'payload_too_large',
+          /too large/i,
+        ],
+        [
+          'over the pixel limit',
+          request(target).post('/search').set('content-type', 'image/png').send(huge),
+          413,
+          'image_too_large',
+          /2000 x 1000 is over the limit/,
+        ],
+        [
+          'GIF',
+          request(target).post('/search').set('content-type', 'image/gif').send(gif),
+          415,
+          'unsupported_image_format',
+          /expected PNG, JPEG or WebP, got gif/,
+        ],
+        [
+          'crop outside',
+          request(target).post('/search?crop=40,40,30,30').set('content-type', 'image/png').send(good),
+          400,
+          'bad_crop',
+          /not inside the 64 x 64 image/,
+        ],
+        [
+          'crop malformed',
+          request(target).post('/search?crop=1,2,3').set('content-type', 'image/png').send(good),
+          400,
+          'invalid_request',
+          /crop: expected x,y,width,height/,
+        ],
+        [
+          'crop outside by id',
+          request(target)
+            .post('/search')
+            .send({ id: publicIds[0], crop: { x: 0, y: 60, width: 10, height: 10 } }),
+          400,
+          'bad_crop',
+          /not inside/,
+        ],
+        [
+          'unknown id',
+          request(target).post('/search').send({ id: 'img-999999' }),
+          404,
+          'unknown_image',
+          /no indexed image 'img-999999'/,
+        ],
+        [
+          'bad k',
+          request(target).post('/search').send({ id: publicIds[0], k: 1000 }),
+          400,
+          'invalid_request',
+          /^k:/,
+        ],
+        [
+          'unknown field',
+          request(target).post('/search').send({ id: publicIds[0], colour: 'red' }),
+          400,
+          'invalid_request',
+          /colour|Unrecognized/,
+        ],
+        [
+          'empty body',
+          request(target).post('/search').set('content-type', 'image/png').send(Buffer.alloc(0)),
+          400,
+          'invalid_request',
+          /empty/,
+        ],
+        [
+          'text',
+          request(target).post('/search').set('content-type', 'text/plain').send('a cat'),
+          415,
+          'unsupported_media_type',
+          /content-type/,
+        ],
+        [
+          'malformed JSON',
+          request(target).post('/search').set('content-type', 'application/json').send('{"id": '),
+          400,
+          'malformed_json',
+          /not valid JSON/,
+        ],
+        [
+          'multipart without image',
+          request(target).post('/search').field('k', '3'),
+          400,
+          'invalid_request',
+          /image/,
+        ],
+      ];
+      for (const [what, req, status, code, message] of cases) {
+        const res = await req;
+        expect({ what, status: res.status, code: res.body.error?.code }).toEqual({ what, status, code });
+        expect(res.body.error.message, what).toMatch(message);
+      }
     }
     await expectNothingWritten(before);
   });

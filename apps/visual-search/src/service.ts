@@ -47,6 +47,7 @@ import {
   addToIndex,
   type BuildOptions,
   catalogueKey,
+  collectionFingerprint,
   createIndexingJob,
   type EncoderBundle,
   ImageLibrary,
@@ -54,6 +55,7 @@ import {
   type IndexingResult,
   loadEncoder,
   loadSavedIndex,
+  type VisibilityRates,
 } from './pipeline.js';
 
 // 1. Options and configuration ---------------------------------------------------------------------
@@ -83,6 +85,18 @@ export interface SearchServiceOptions {
    * photo re-uploaded, re-encoded or resized): only the better-scored one is kept. Default 0.985.
    */
   duplicateSimilarity?: number;
+  /**
+   * Worker threads running the encoder, each with a single-threaded ONNX Runtime session; 0 runs
+   * it on the event loop. Default 1: ONNX Runtime computes on the calling thread, so in process
+   * every batch would stall HTTP handling, decoding and retrieval for its whole length, while a
+   * worker lets them overlap on a second core.
+   */
+  encoderWorkers?: number;
+  /**
+   * Shares of catalogue images marked private or removed (seeded). Default 3 % and 2 % for the
+   * generated catalogue, which plays a marketplace's listings, and none for a user's own images.
+   */
+  visibility?: Partial<VisibilityRates>;
   /** Reuse the index saved by an earlier run for the same model and catalogue. Default true. */
   reuseSavedIndex?: boolean;
   build?: Omit<BuildOptions, 'onProgress' | 'signal'>;
@@ -233,9 +247,44 @@ interface ImageRequest {
   private: boolean;
 }
 
-function readImageRequest(req: Request, allowId: boolean): ImageRequest {
-  const type = String(req.headers['content-type'] ?? '').toLowerCase();
-  const query = req.query as Record<string, unknown>;
+/** A request as both HTTP paths give it: content type, query parameters and the body. */
+interface RequestParts {
+  /** Lower-cased Content-Type ('' when absent). */
+  type: string;
+  query: Record<string, unknown>;
+  /** The bytes, or (JSON) the parsed value; undefined when there is none. */
+  body: unknown;
+}
+
+/** From an express request (bodies already read by express.raw or the app's JSON parser). */
+function expressParts(req: Request): RequestParts {
+  return {
+    type: String(req.headers['content-type'] ?? '').toLowerCase(),
+    query: req.query as Record<string, unknown>,
+    body: req.body,
+  };
+}
+
+/**
+ * From a raw-body route: a JSON body is parsed here, as the app's JSON parser would have
+ * (malformed JSON is a 400 `malformed_json`); without a content type the body is not read.
+ */
+function rawParts(bytes: Buffer, contentType: string, params: URLSearchParams): RequestParts {
+  const query: Record<string, unknown> = {};
+  for (const [name, value] of params) if (!(name in query)) query[name] = value;
+  const json = /json/.test(contentType);
+  if (contentType === '' || (json && bytes.length === 0))
+    return { type: contentType, query, body: undefined };
+  if (!json) return { type: contentType, query, body: bytes };
+  try {
+    return { type: contentType, query, body: JSON.parse(bytes.toString('utf8')) };
+  } catch {
+    throw new HttpError(400, 'malformed_json', 'request body is not valid JSON');
+  }
+}
+
+function readImageRequest(req: RequestParts, allowId: boolean): ImageRequest {
+  const { type, query } = req;
   if (/json/.test(type) || type === '') {
     if (!allowId)
       throw new HttpError(
@@ -330,9 +379,6 @@ export async function createSearchService(options: SearchServiceOptions): Promis
   const duplicateSimilarity = options.duplicateSimilarity ?? 0.985;
   const decodeLimits = { maxBytes: maxImageBytes, maxPixels: maxImagePixels };
 
-  const encoder = await loadEncoder(options.modelDir);
-  const embedder = encoder.embedder;
-  const size = embedder.inputSize;
   const catalogue =
     options.catalogue && 'pixels' in options.catalogue
       ? (options.catalogue as ImageCollection)
@@ -343,18 +389,36 @@ export async function createSearchService(options: SearchServiceOptions): Promis
         });
   // A catalogue of another image size is served too: the library resizes its images to `size`.
   const seed = (catalogue as { options?: { seed?: number } }).options?.seed;
-  const library = await ImageLibrary.open(catalogue, { uploadsDir: join(options.workDir, 'uploads'), seed });
+  const user = catalogue.source === 'user';
+  const library = await ImageLibrary.open(catalogue, {
+    uploadsDir: join(options.workDir, 'uploads'),
+    seed,
+    visibility: options.visibility ?? (user ? { private: 0, removed: 0 } : undefined),
+  });
+  // Opened last of what can fail on bad options: its worker threads would keep the process alive.
+  const encoder = await loadEncoder(options.modelDir, { workers: options.encoderWorkers ?? 1 });
+  const embedder = encoder.embedder;
+  const size = embedder.inputSize;
   const index = new SwappableIndex(new HnswIndex({ dimension: embedder.dimension, metric: 'cosine' }));
   const log = createPredictionLog({ db: join(options.workDir, 'searches.sqlite') });
   const logger = pino({ name: 'visual-search', level: options.logLevel ?? 'info' });
-  const key = catalogueKey(catalogue, seed);
+  // A user's folder can change under the same name and count: its key includes its content.
+  const key = user
+    ? `${catalogueKey(catalogue)}:${collectionFingerprint(catalogue)}`
+    : catalogueKey(catalogue, seed);
   const indexDir = join(options.workDir, 'index');
   const deps = { library, encoder, index, indexDir, catalogueKey: key, build: options.build };
   const job = createIndexingJob(deps);
   const jobs: JobRunner = config.REDIS_URL
     ? new BullMqJobRunner({ redisUrl: config.REDIS_URL, jobs: [job], prefix: 'mlsd-visual-search' })
     : new InProcessJobRunner({ jobs: [job] });
-  await jobs.start();
+  try {
+    await jobs.start();
+  } catch (err) {
+    log.close();
+    await embedder.close();
+    throw err;
+  }
   const apiKeys = config.MLSD_API_KEY ? [config.MLSD_API_KEY] : [];
 
   let indexReady = false;
@@ -435,15 +499,23 @@ export async function createSearchService(options: SearchServiceOptions): Promis
   /**
    * HNSW candidates, hidden images dropped, near-duplicates collapsed, the top k. When collapsing
    * leaves fewer than k, the candidate list is widened (4x, at most three times).
+   *
+   * Visibility is applied here rather than through the index's filter option: the index does not
+   * know the share a predicate keeps, so it calls the predicate on a sample of 256 items per query
+   * and then searches at a larger ef, which cost more than the search itself. The library knows
+   * the share, so one unfiltered search for enough candidates that 3k + 10 visible ones remain on
+   * average, then a pass over them, gives nearly the same candidates for less.
    */
   function retrieve(vector: Float32Array, k: number, exclude?: string) {
-    const filter = (id: string | number) => id !== exclude && library.isVisible(String(id));
-    let fetch = Math.min(index.size, 3 * k + 10);
+    const wanted = 3 * k + 10;
+    let fetch = Math.min(index.size, Math.ceil(wanted / Math.max(library.visibleShare, 0.01)) + 2);
     for (let round = 0; ; round++) {
-      const hits = index.search(vector, fetch, { filter });
+      const hits = index.search(vector, fetch);
       const kept: Array<{ id: string; score: number; vector: Float32Array }> = [];
       let collapsed = 0;
       for (const hit of hits) {
+        const id = String(hit.id);
+        if (id === exclude || !library.isVisible(id)) continue;
         const v = index.current.getVector(hit.id);
         if (!v) continue;
         let duplicate = false;
@@ -459,7 +531,7 @@ export async function createSearchService(options: SearchServiceOptions): Promis
           collapsed++;
           continue;
         }
-        kept.push({ id: String(hit.id), score: 1 - hit.distance, vector: v });
+        kept.push({ id, score: 1 - hit.distance, vector: v });
         if (kept.length === k) break;
       }
       if (kept.length === k || fetch >= index.size || round === 3) {
@@ -467,7 +539,7 @@ export async function createSearchService(options: SearchServiceOptions): Promis
           results: kept.map(({ id, score }) => ({
             id,
             score: Math.round(score * 1e6) / 1e6,
-            url: `/images/${id}`,
+            url: `/images/${encodeURIComponent(id)}`,
           })),
           collapsed,
         };
@@ -476,9 +548,11 @@ export async function createSearchService(options: SearchServiceOptions): Promis
     }
   }
 
+  // Bodies are read up to the image limit plus room for multipart framing and fields.
+  const bodyLimit = maxImageBytes + 64 * 1024;
   const rawBody = express.raw({
     type: (req) => !/json/i.test(String(req.headers['content-type'] ?? 'json')),
-    limit: maxImageBytes + 64 * 1024,
+    limit: bodyLimit,
   });
   const requireIndex = () => {
     if (!indexReady)
@@ -513,9 +587,11 @@ export async function createSearchService(options: SearchServiceOptions): Promis
     closeables: [{ close: () => embedder.close() }, log, jobs, batcher],
     monitoringReport: async () => monitoring(),
     routes: (router, ctx) => {
-      router.post('/search', ctx.predictionAuth, rawBody, async (req, res) => {
+      // A raw-body route: served without express's per-request machinery by the service's own
+      // listener (what `listen()` serves), and by express everywhere else, with the same answers.
+      ctx.rawRoute('/search', { limit: bodyLimit }, async (bytes, req) => {
         const started = performance.now();
-        const request = readImageRequest(req, true);
+        const request = readImageRequest(rawParts(bytes, req.contentType, req.query), true);
         requireIndex();
         const pixels = await queryPixels(request);
         const vector = await batcher.call(pixels);
@@ -529,11 +605,11 @@ export async function createSearchService(options: SearchServiceOptions): Promis
           features: { query: request.id ?? 'upload', crop: request.crop ?? null, k: request.k },
           latencyMs,
         });
-        res.json({ searchId, modelVersion: encoder.version, results, collapsed });
+        return { searchId, modelVersion: encoder.version, results, collapsed };
       });
 
       router.post('/images', ctx.requireApiKey, rawBody, async (req, res) => {
-        const request = readImageRequest(req, false);
+        const request = readImageRequest(expressParts(req), false);
         if (request.crop) throw new HttpError(400, 'invalid_request', 'crop: not accepted on uploads');
         requireIndex();
         const bytes = request.image as Buffer;

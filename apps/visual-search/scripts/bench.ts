@@ -1,6 +1,6 @@
 /**
  * The search benchmark with its knobs (what `mlsd bench visual-search` runs with 100,000 images):
- *   flock /tmp/mlsd-cpu.lock npx tsx --conditions=@mlsd/source scripts/bench.ts [--count 100000] [--duration 10] [--concurrency 1,16] [--work DIR]
+ *   flock /tmp/mlsd-cpu.lock npx tsx --conditions=@mlsd/source scripts/bench.ts [--count 100000] [--duration 10] [--concurrency 1,16] [--work DIR] [--service JSON]
  */
 import { parseArgs } from 'node:util';
 import { benchSearch } from '../src/bench.js';
@@ -11,6 +11,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '1,16' },
     work: { type: 'string', default: '../../.mlsd/data/visual-search/bench' },
+    // JSON of further service options, e.g. '{"encoderBatching":{"maxBatchSize":32,"maxConcurrentBatches":1}}'.
+    service: { type: 'string', default: '{}' },
     model: {
       type: 'string',
       default: new URL('../../../fixtures/visual-search/model/', import.meta.url).pathname,
@@ -24,5 +26,6 @@ const result = await benchSearch({
   durationSeconds: Number(values.duration),
   seed: 42,
   count: Number(values.count),
+  serviceOptions: JSON.parse(values.service) as Record<string, unknown>,
 });
 console.log(JSON.stringify(result, null, 2));

@@ -1,13 +1,13 @@
 /**
  * The search service in a process of its own, for `mlsd bench visual-search`: the load generator
  * must not share a thread with the server it measures. Arguments: model folder, work folder,
- * catalogue size. Builds (or loads the saved) index, reports its port and the index over IPC, and
- * stops on 'stop'.
+ * catalogue size, and optionally a JSON object of further service options. Builds (or loads the
+ * saved) index, reports its port and the index over IPC, and stops on 'stop'.
  */
 import { listen } from '@mlsd/serving';
 import { createSearchService } from './service.js';
 
-const [modelDir, workDir, count] = process.argv.slice(2);
+const [modelDir, workDir, count, extra] = process.argv.slice(2);
 if (!modelDir || !workDir || !Number(count)) {
   console.error('usage: bench-server <model-dir> <work-dir> <catalogue-size>');
   process.exit(2);
@@ -19,6 +19,8 @@ const svc = await createSearchService({
   catalogue: { count: Number(count) },
   config: {},
   logLevel: 'silent',
+  // Optional fifth argument: JSON of further service options, for experiments.
+  ...(extra ? (JSON.parse(extra) as object) : {}),
 });
 await svc.indexed;
 const seconds = (performance.now() - started) / 1000;

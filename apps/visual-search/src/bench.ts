@@ -36,6 +36,8 @@ export interface SearchBenchOptions {
   seed: number;
   /** Indexed catalogue images. Default 100,000. */
   count?: number;
+  /** Further options of the service under test (e.g. `encoderBatching`), for comparisons. */
+  serviceOptions?: Record<string, unknown>;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -86,9 +88,13 @@ export async function benchSearch(options: SearchBenchOptions) {
   const embedding = await benchEmbedding(options.modelDir, options.seed);
   const here = fileURLToPath(import.meta.url);
   const entry = join(here, '..', here.endsWith('.ts') ? 'bench-server.ts' : 'bench-server.js');
-  const child = fork(entry, [options.modelDir, options.workDir, String(count)], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const child = fork(
+    entry,
+    [options.modelDir, options.workDir, String(count), JSON.stringify(options.serviceOptions ?? {})],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   const info = await new Promise<{ port: number; size: number; startSeconds: number; index: unknown }>(
     (resolve, reject) => {
       child.once('message', (m) =>
@@ -153,6 +159,7 @@ export async function benchSearch(options: SearchBenchOptions) {
   }
   return {
     route: 'POST /search (PNG body, k = 10)',
+    serviceOptions: options.serviceOptions ?? {},
     indexedImages: info.size,
     serverStartSeconds: info.startSeconds,
     index: info.index,

@@ -1,8 +1,8 @@
 /**
  * The whole app through its CaseStudy, small: train a few steps on a generated catalogue, export,
- * evaluate, serve and search; and train and evaluate on a user's folder of class folders.
+ * evaluate, serve and search; and train, evaluate and serve on a user's folder of class folders.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunContext, silentProgress, validateCaseStudy } from '@mlsd/core';
@@ -80,7 +80,7 @@ describe('visual search end to end', () => {
     }
   });
 
-  it('trains and evaluates on a folder of class folders', async () => {
+  it('trains, evaluates and serves on a folder of class folders', async () => {
     const data = { path: join(FIXTURES, 'loaders', 'folder') };
     const outDir = join(dir, 'folder-model');
     const trained = await caseStudy.train({ size: 'small', data, outDir }, ctx);
@@ -88,5 +88,38 @@ describe('visual search end to end', () => {
     const report = await caseStudy.evaluate({ size: 'small', data, modelsDir: outDir, bootstrap: 20 }, ctx);
     expect(report.dataset.source).toBe('user');
     expect(report.results).toHaveLength(6);
+
+    // Serving that model indexes the folder it was trained on, not the generated catalogue.
+    const folderIds = ['blue/d.png', 'blue/e-transparent.png', 'red/a.png', 'red/b.webp', 'red/c.jpg'];
+    const handle = await caseStudy.createApp({ modelsDir: outDir, config: {} }, ctx);
+    try {
+      for (let i = 0; i < 200 && !(await handle.ready?.()); i++) await new Promise((r) => setTimeout(r, 100));
+      const index = (await request(handle.handler).get('/index')).body;
+      expect(index.size).toBe(folderIds.length);
+      const res = await request(handle.handler).post('/search').send({ id: 'red/a.png', k: 4 });
+      expect(res.status).toBe(200);
+      expect(res.body.results.length).toBeGreaterThan(0);
+      for (const r of res.body.results) expect(folderIds.filter((id) => id !== 'red/a.png')).toContain(r.id);
+      // The result URLs serve the folder's images (ids with a slash are URL-encoded).
+      const image = await request(handle.handler).get(res.body.results[0].url);
+      expect(image.status).toBe(200);
+      expect(image.headers['content-type']).toBe('image/png');
+      // A generated catalogue's id is unknown here.
+      expect((await request(handle.handler).post('/search').send({ id: 'img-000001' })).status).toBe(404);
+    } finally {
+      await handle.close();
+    }
+
+    // A model whose training data is gone is refused with the reason, not served on other images.
+    const moved = join(dir, 'moved-model');
+    await mkdir(moved);
+    await copyFile(join(outDir, 'encoder.onnx'), join(moved, 'encoder.onnx'));
+    const spec = JSON.parse(await readFile(join(outDir, 'encoder.json'), 'utf8'));
+    expect(spec.training.data.path).toBe(data.path);
+    spec.training.data.path = join(dir, 'deleted-folder');
+    await writeFile(join(moved, 'encoder.json'), JSON.stringify(spec));
+    await expect(caseStudy.createApp({ modelsDir: moved, config: {} }, ctx)).rejects.toThrow(
+      /was trained on .*deleted-folder, which cannot be loaded now/,
+    );
   });
 });

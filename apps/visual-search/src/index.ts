@@ -3,8 +3,10 @@
  * and the app's public API. Each method opens what it needs and releases it before returning; no
  * work happens at import time.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import {
   type CaseStudy,
   type DataSource,
@@ -71,6 +73,50 @@ async function collectionFor(
 function encoderDir(dir: string): string | undefined {
   for (const d of [dir, join(dir, APP_ID)]) if (existsSync(join(d, 'encoder.onnx'))) return d;
   return undefined;
+}
+
+/**
+ * The user's data set an encoder was trained on (`mlsd train visual-search --data PATH` records
+ * its absolute path and image size in `encoder.json`), or undefined for the generated catalogue.
+ */
+export async function trainingDataOf(modelDir: string): Promise<{ path: string; size: number } | undefined> {
+  const spec = JSON.parse(await readFile(join(modelDir, 'encoder.json'), 'utf8')) as {
+    training?: { data?: { path?: unknown; size?: unknown } };
+  };
+  const data = spec.training?.data;
+  if (typeof data?.path !== 'string') return undefined;
+  return { path: data.path, size: Number(data.size ?? 64) };
+}
+
+/**
+ * What `mlsd serve` indexes: the user's images when the served encoder was trained on them (in a
+ * work folder of their own, so their index, uploads and search log do not mix with another
+ * data set's), else the generated catalogue.
+ */
+async function servedData(
+  modelDir: string,
+  ctx: RunContext,
+): Promise<{ catalogue?: ImageCollection; workDir: string }> {
+  const trained = await trainingDataOf(modelDir);
+  if (!trained) return { workDir: ctx.workDir };
+  let collection: ImageCollection;
+  try {
+    ({ collection } = await collectionFor(
+      { path: trained.path, options: { size: String(trained.size) } },
+      'default',
+      ctx,
+    ));
+  } catch (err) {
+    throw new Error(
+      `data: the encoder in ${modelDir} was trained on ${trained.path}, which cannot be loaded now (${(err as Error).message}); restore it, or train again`,
+    );
+  }
+  ctx.progress.log(`serving ${collection.count} images of ${trained.path}, the encoder's training data`);
+  const tag = createHash('sha256').update(trained.path).digest('hex').slice(0, 8);
+  return {
+    catalogue: collection,
+    workDir: join(ctx.workDir, 'datasets', `${basename(trained.path)}-${tag}`),
+  };
 }
 
 /** An explicit folder, else the user's last `mlsd train`, else the committed model. */
@@ -143,6 +189,8 @@ export const caseStudy: CaseStudy = {
           source: collection.source,
           count: collection.count,
           size: collection.size,
+          // `mlsd serve` serves the images a user's model was trained on (see servedData).
+          ...(user ? { path: resolve(options.data?.path as string) } : {}),
         },
       },
       onStep: ({ loss, imagesPerSecond, epoch }) =>
@@ -184,11 +232,9 @@ export const caseStudy: CaseStudy = {
 
   async createApp(options, ctx): Promise<ServiceHandle> {
     const { createSearchService } = await import('./service.js');
-    return createSearchService({
-      modelDir: modelDirFor(options.modelsDir, ctx),
-      workDir: ctx.workDir,
-      config: options.config ?? {},
-    });
+    const modelDir = modelDirFor(options.modelsDir, ctx);
+    const { catalogue, workDir } = await servedData(modelDir, ctx);
+    return createSearchService({ modelDir, workDir, catalogue, config: options.config ?? {} });
   },
 
   async bench(options, ctx) {

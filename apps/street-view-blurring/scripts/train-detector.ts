@@ -7,14 +7,15 @@
  * Run (training is long: take the CPU lock):
  *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-detector.ts [seed] [trainScenes] [epochs] [validation] [test] [resamples] [config] [outDir]
  * config: `small` (default; the stride-4 level for small objects) or `single` (one stride-8 level).
- * [fromWeights] [learningRate] [cropSeed]: continue from saved weights (the `.json`/`.bin` prefix) at
- * this learning rate, cutting the crops with another seed (the scenes stay those of `seed`).
+ * [fromWeights] [learningRate] [cropSeed] [trainStart]: continue from saved weights (the `.json`/`.bin`
+ * prefix) at this learning rate, cutting the crops with another seed, on the training scenes from
+ * index trainStart (default 0; the scenes stay those of `seed`).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportToOnnx } from '@mlsd/onnx';
 import { initBackend } from '@mlsd/training';
-import { generateSplit, type Scene } from '../src/data.js';
+import { generateScenes, generateSplit, type Scene } from '../src/data.js';
 import {
   chooseThresholds,
   type EvaluatedImage,
@@ -25,10 +26,9 @@ import {
 import { DEFAULT_PREPROCESS, preprocessImage } from '../src/features.js';
 import {
   DEFAULT_DETECTOR,
-  decodeDetections,
+  detectWithModel,
   headLevels,
   loadDetectorWeights,
-  predictHeads,
   readDetectorWeights,
   resizeDetector,
   SMALL_OBJECT_DETECTOR,
@@ -54,8 +54,10 @@ const root = process.argv[9] ?? join(import.meta.dirname, '../../../fixtures/str
 const fromWeights = process.argv[10];
 const learningRate = Number(process.argv[11] ?? TRAIN_RECIPE.learningRate);
 const cropSeed = Number(process.argv[12] ?? seed);
+// The first training scene (default 0): fine-tuning can use scenes the first run did not see.
+const trainStart = Number(process.argv[13] ?? 0);
 await initBackend({ prefer: 'wasm' });
-const train = generateSplit(seed, 'train', nTrain);
+const train = generateScenes(seed, nTrain, { start: trainStart });
 const cropSize = TRAIN_RECIPE.cropSize.default;
 const result = await trainDetector(train, {
   epochs,
@@ -75,16 +77,8 @@ const size = DEFAULT_PREPROCESS.inputSize;
 const detector = resizeDetector(result.model, size, config);
 const run = async (scenes: Scene[]): Promise<EvaluatedImage[]> => {
   const pre = await Promise.all(scenes.map((s) => preprocessImage(s.image)));
-  const heads = predictHeads(
-    detector,
-    pre.map((p) => p.input),
-    size,
-  );
-  return scenes.map((s, i) => ({
-    id: s.id,
-    objects: s.objects,
-    detections: decodeDetections(heads[i], headLevels(size, config), pre[i].geometry),
-  }));
+  const detections = detectWithModel(detector, pre, size, config);
+  return scenes.map((s, i) => ({ id: s.id, objects: s.objects, detections: detections[i] }));
 };
 const validation = await run(generateSplit(seed, 'validation', nVal));
 const test = await run(generateSplit(seed, 'test', nTest));
@@ -128,7 +122,7 @@ await writeFile(
   }),
 );
 await writeDetectorWeights(join(root, 'models/detector.weights'), saveDetectorWeights(result.model, config));
-const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples, configName, ...(fromWeights ? ['<out>', fromWeights, learningRate, cropSeed] : [])].join(' ')}`;
+const command = `npx tsx scripts/train-detector.ts ${[seed, nTrain, epochs, nVal, nTest, resamples, configName, ...(fromWeights ? ['<out>', fromWeights, learningRate, cropSeed, trainStart] : [])].join(' ')}`;
 await writeFile(
   join(root, 'reports/detector.json'),
   `${JSON.stringify({ command, trainingSeconds: result.seconds, crops: result.crops, epochs: result.history.epochs, chosen, report, recallBySide: bySide }, null, 1)}\n`,

@@ -15,6 +15,7 @@ import {
   HEAD_CHANNELS,
   type HeadLevel,
   headLevels,
+  mirrorInput,
   SMALL_OBJECT_DETECTOR,
 } from './model.js';
 import type { RgbImage } from './raster.js';
@@ -38,13 +39,17 @@ export class OnnxDetector {
     });
   }
 
-  /** Scored boxes in the image's own pixels, after class-wise NMS. */
+  /** Scored boxes in the image's own pixels, after class-wise NMS (over the mirrored input's boxes too by default). */
   async detect(image: RgbImage): Promise<Detection[]> {
     const pre = await preprocessImage(image, this.spec);
     const n = this.spec.inputSize;
-    const result = await this.model.run({ image: { data: pre.input, dims: [1, n, n, 3] } });
-    const out = Object.values(result)[0].data as Float32Array;
-    return decodeDetections(out, levelsOf(out.length, n), pre.geometry, this.decode);
+    const run = async (input: Float32Array) => {
+      const result = await this.model.run({ image: { data: input, dims: [1, n, n, 3] } });
+      return Object.values(result)[0].data as Float32Array;
+    };
+    const out = await run(pre.input);
+    const mirrored = this.decode.flip ? await run(mirrorInput(pre.input, n)) : undefined;
+    return decodeDetections(out, levelsOf(out.length, n), pre.geometry, this.decode, mirrored);
   }
 
   /**

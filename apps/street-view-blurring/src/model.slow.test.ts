@@ -10,7 +10,9 @@ import { DEFAULT_PREPROCESS, preprocessImage } from './features.js';
 import {
   buildDetector,
   buildTrainingSet,
+  DEFAULT_DETECTOR,
   decodeDetections,
+  detectWithModel,
   HEAD_CHANNELS,
   headLevels,
   loadDetectorWeights,
@@ -58,13 +60,16 @@ describe('detector', () => {
     }
   });
 
-  it('serves through OnnxDetector with the boxes tfjs decodes, mapped to the source image', async () => {
+  it('serves through OnnxDetector with the boxes tfjs decodes (input and mirrored input), mapped to the source image', async () => {
     const model = buildDetector(256, undefined, 6);
     const scene = generateScene(8, 5, { width: 320, height: 200 });
     const pre = await preprocessImage(scene.image);
-    const expected = decodeDetections(predictHeads(model, [pre.input], 256)[0], 32, pre.geometry, {
+    const expected = detectWithModel(model, [pre], 256, DEFAULT_DETECTOR, { minScore: 0.005 })[0];
+    const unflipped = detectWithModel(model, [pre], 256, DEFAULT_DETECTOR, {
       minScore: 0.005,
-    });
+      flip: false,
+    })[0];
+    expect(expected).not.toEqual(unflipped);
     const detector = await OnnxDetector.load(exportToOnnx(model), { decode: { minScore: 0.005 } });
     try {
       const got = await detector.detect(scene.image);
@@ -101,8 +106,8 @@ describe('detector', () => {
     } finally {
       await onnx.close();
     }
-    const expected = decodeDetections(tfOut, levels, pre.geometry, { minScore: 0.005 });
-    const detector = await OnnxDetector.load(bytes, { decode: { minScore: 0.005 } });
+    const expected = decodeDetections(tfOut, levels, pre.geometry, { minScore: 0.005, flip: false });
+    const detector = await OnnxDetector.load(bytes, { decode: { minScore: 0.005, flip: false } });
     try {
       const got = await detector.detect(scene.image);
       expect(got.length).toBe(expected.length);

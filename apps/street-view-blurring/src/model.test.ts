@@ -6,6 +6,7 @@ import {
   encodeTargets,
   HEAD_CHANNELS,
   headLevels,
+  mirrorInput,
   SMALL_OBJECT_DETECTOR,
   STRIDE,
   TARGET_CHANNELS,
@@ -89,6 +90,48 @@ describe('encodeTargets / decodeDetections', () => {
     const a = decodeDetections(dup, 32).filter((d) => Math.abs(d.box[0] - (5.5 * 8 - 4 * Math.E)) < 1e-3);
     expect(a).toHaveLength(1);
     expect(a[0].score).toBeCloseTo(1 / (1 + Math.exp(-8)), 9);
+  });
+
+  it('decodes the mirrored input back into place and merges the twins in NMS', () => {
+    const objects = [
+      { box: [10, 12, 6, 8] as XywhBox, label: 'face' as const },
+      { box: [100, 200, 42, 12] as XywhBox, label: 'plate' as const },
+    ];
+    const mirroredObjects = objects.map((o) => ({
+      ...o,
+      box: [256 - o.box[0] - o.box[2], o.box[1], o.box[2], o.box[3]] as XywhBox,
+    }));
+    const head = perfectHead(encodeTargets(objects, 256), 32);
+    const flipped = perfectHead(encodeTargets(mirroredObjects, 256), 32);
+    // The flipped output alone, decoded as mirrored, gives the original boxes.
+    const onlyFlipped = decodeDetections(new Float32Array(head.length).fill(-8), 32, undefined, {}, flipped);
+    for (const o of objects) {
+      expect(
+        onlyFlipped.some((d) => d.label === o.label && d.box.every((v, i) => Math.abs(v - o.box[i]) < 1e-4)),
+      ).toBe(true);
+    }
+    // Both outputs: each object once.
+    expect(decodeDetections(head, 32, undefined, {}, flipped)).toHaveLength(2);
+    expect(() => mirrorInput(new Float32Array(5), 4)).toThrow(/4x4x3/);
+    const input = Float32Array.from({ length: 2 * 2 * 3 }, (_, i) => i);
+    expect(Array.from(mirrorInput(input, 2))).toEqual([3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8]);
+  });
+
+  it('suppresses with a threshold per class (plates 0.6, faces 0.45 by default)', () => {
+    // Two boxes per class at IoU 0.5 (same height, shifted by a third of the width).
+    const head = new Float32Array(32 * 32 * HEAD_CHANNELS).fill(-8);
+    const put = (cell: number, cls: 0 | 1, dx: number, score: number) =>
+      head.set([cls === 0 ? score : -8, cls === 1 ? score : -8, dx, 0, Math.log(3), 0], cell * HEAD_CHANNELS);
+    put(5 * 32 + 5, 0, 0, 8);
+    put(5 * 32 + 6, 0, 0, 7); // next cell: centre 8 px right of the first, width 24: IoU 16/32 = 0.5
+    put(20 * 32 + 5, 1, 0, 8);
+    put(20 * 32 + 6, 1, 0, 7);
+    const dets = decodeDetections(head, 32);
+    expect(dets.filter((d) => d.label === 'face')).toHaveLength(1);
+    expect(dets.filter((d) => d.label === 'plate')).toHaveLength(2);
+    expect(
+      decodeDetections(head, 32, undefined, { nmsIou: 0.45 }).filter((d) => d.label === 'plate'),
+    ).toHaveLength(1);
   });
 
   it('rejects an output of the wrong size', () => {

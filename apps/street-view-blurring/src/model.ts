@@ -276,28 +276,35 @@ export function detectionLoss(config: DetectorConfig = DEFAULT_DETECTOR) {
 export interface DecodeOptions {
   /** Cells scoring below this are not decoded (default 0.05: recall-first, the threshold comes later). */
   minScore: number;
-  /** IoU above which a box of the same class is suppressed (default 0.45). */
-  nmsIou: number;
+  /**
+   * IoU above which a box of the same class is suppressed, per class (default face 0.45, plate 0.6:
+   * a thin plate's best-placed box often overlaps a higher-scoring, worse-placed one by more than 0.45).
+   */
+  nmsIou: number | Record<ObjectClass, number>;
   /** At most this many detections per image after NMS (default 300). */
   maxDetections: number;
+  /**
+   * Test-time flip: the detector also runs on the mirrored input and both sets of boxes go through
+   * NMS together (default true). Read by the callers that run the model (OnnxDetector, detectWithModel).
+   */
+  flip: boolean;
 }
 
-export const DEFAULT_DECODE: DecodeOptions = { minScore: 0.05, nmsIou: 0.45, maxDetections: 300 };
+export const DEFAULT_DECODE: DecodeOptions = {
+  minScore: 0.05,
+  nmsIou: { face: 0.45, plate: 0.6 },
+  maxDetections: 300,
+  flip: true,
+};
 
-/**
- * Decodes one image's head output (cells x 6, channels last, logits and box encodings; a single
- * level is a grid x grid x 6 map) into scored boxes in input pixels, or in source pixels when the
- * letterbox geometry is given, after class-wise NMS. `levels` is the grid side of a single
- * stride-8 level, or the levels of {@link headLevels} in output order.
- */
-export function decodeDetections(
+/** Scored boxes of every cell above the floor, before NMS; `mirrored`: the output of the flipped input. */
+function decodeCandidates(
   output: Float32Array,
-  levels: number | readonly HeadLevel[],
+  list: readonly HeadLevel[],
+  minScore: number,
+  mirrored: boolean,
   geometry?: Letterbox,
-  options: Partial<DecodeOptions> = {},
 ): Detection[] {
-  const opts = { ...DEFAULT_DECODE, ...options };
-  const list = typeof levels === 'number' ? [{ grid: levels, stride: STRIDE }] : levels;
   const cells = cellCount(list);
   if (output.length !== cells * HEAD_CHANNELS) {
     const what = list.map((l) => `${l.grid}x${l.grid}`).join(' + ');
@@ -305,6 +312,7 @@ export function decodeDetections(
       `output: expected ${what} cells x ${HEAD_CHANNELS} = ${cells * HEAD_CHANNELS} values, got ${output.length}`,
     );
   }
+  const side = list[0].grid * list[0].stride;
   const dets: Detection[] = [];
   let base = 0;
   for (const { grid, stride } of list) {
@@ -313,13 +321,13 @@ export function decodeDetections(
         const k = (base + j * grid + i) * HEAD_CHANNELS;
         for (let c = 0; c < CLASSES.length; c++) {
           const score = 1 / (1 + Math.exp(-output[k + c]));
-          if (score < opts.minScore) continue;
+          if (score < minScore) continue;
           // Clamp the log sizes: an untrained head must not produce infinite boxes.
           const w = stride * Math.exp(Math.min(6, Math.max(-4, output[k + 4])));
           const h = stride * Math.exp(Math.min(6, Math.max(-4, output[k + 5])));
           const cx = (i + 0.5 + output[k + 2]) * stride;
           const cy = (j + 0.5 + output[k + 3]) * stride;
-          let box: XywhBox = [cx - w / 2, cy - h / 2, w, h];
+          let box: XywhBox = [mirrored ? side - cx - w / 2 : cx - w / 2, cy - h / 2, w, h];
           if (geometry) box = boxToSource(box, geometry);
           if (box[2] <= 0 || box[3] <= 0) continue;
           dets.push({ box, label: CLASSES[c], score });
@@ -328,7 +336,59 @@ export function decodeDetections(
     }
     base += grid * grid;
   }
-  return classWiseNms(dets, opts.nmsIou).slice(0, opts.maxDetections);
+  return dets;
+}
+
+/** Class-wise NMS with an IoU threshold per class; best first. */
+function nmsPerClass(dets: readonly Detection[], iou: DecodeOptions['nmsIou']): Detection[] {
+  if (typeof iou === 'number') return classWiseNms(dets, iou);
+  const kept = CLASSES.flatMap((c) =>
+    classWiseNms(
+      dets.filter((d) => d.label === c),
+      iou[c],
+    ),
+  );
+  return kept.sort((a, b) => b.score - a.score);
+}
+
+/**
+ * Decodes one image's head output (cells x 6, channels last, logits and box encodings; a single
+ * level is a grid x grid x 6 map) into scored boxes in input pixels, or in source pixels when the
+ * letterbox geometry is given, after class-wise NMS. `levels` is the grid side of a single
+ * stride-8 level, or the levels of {@link headLevels} in output order. With `mirrored`, the output
+ * of the horizontally flipped input: its boxes are mirrored back, and NMS runs over both outputs.
+ */
+export function decodeDetections(
+  output: Float32Array,
+  levels: number | readonly HeadLevel[],
+  geometry?: Letterbox,
+  options: Partial<DecodeOptions> = {},
+  mirrored?: Float32Array,
+): Detection[] {
+  const opts = { ...DEFAULT_DECODE, ...options };
+  const list = typeof levels === 'number' ? [{ grid: levels, stride: STRIDE }] : levels;
+  const dets = decodeCandidates(output, list, opts.minScore, false, geometry);
+  if (mirrored) dets.push(...decodeCandidates(mirrored, list, opts.minScore, true, geometry));
+  return nmsPerClass(dets, opts.nmsIou).slice(0, opts.maxDetections);
+}
+
+/** The input mirrored left to right (square, channels last, side `size`). */
+export function mirrorInput(input: Float32Array, size: number): Float32Array {
+  if (input.length !== size * size * 3)
+    throw new RangeError(
+      `input: expected ${size}x${size}x3 = ${size * size * 3} values, got ${input.length}`,
+    );
+  const out = new Float32Array(input.length);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const a = (y * size + x) * 3;
+      const b = (y * size + size - 1 - x) * 3;
+      out[b] = input[a];
+      out[b + 1] = input[a + 1];
+      out[b + 2] = input[a + 2];
+    }
+  }
+  return out;
 }
 
 // Training ---------------------------------------------------------------------------------------
@@ -481,6 +541,34 @@ export function predictHeads(
   const out = predictArrays(model, { data: x, shape: [inputs.length, inputSize, inputSize, 3] }, 16);
   const each = out.length / Math.max(1, inputs.length);
   return inputs.map((_, i) => out.slice(i * each, (i + 1) * each));
+}
+
+/**
+ * Detections of a tfjs detector (built for `size`) on preprocessed images, decoded as serving does
+ * (OnnxDetector): with the mirrored input too when `options.flip` (the default).
+ */
+export function detectWithModel(
+  model: tf.LayersModel,
+  images: readonly { input: Float32Array; geometry: Letterbox }[],
+  size: number,
+  config: DetectorConfig,
+  options: Partial<DecodeOptions> = {},
+): Detection[][] {
+  const flip = options.flip ?? DEFAULT_DECODE.flip;
+  const levels = headLevels(size, config);
+  const out = predictHeads(
+    model,
+    images.map((p) => p.input),
+    size,
+  );
+  const mirrored = flip
+    ? predictHeads(
+        model,
+        images.map((p) => mirrorInput(p.input, size)),
+        size,
+      )
+    : undefined;
+  return images.map((p, i) => decodeDetections(out[i], levels, p.geometry, options, mirrored?.[i]));
 }
 
 /** Saved weights of a detector: its config and every weight tensor, float32, in layer order. */

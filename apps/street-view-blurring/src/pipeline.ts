@@ -47,10 +47,9 @@ import {
   preprocessImage,
 } from './features.js';
 import {
-  decodeDetections,
+  detectWithModel,
   headLevels,
   loadDetectorWeights,
-  predictHeads,
   readDetectorWeights,
   resizeDetector,
   saveDetectorWeights,
@@ -659,7 +658,7 @@ export async function retrainWithHardExamples(options: RetrainOptions): Promise<
       const validation = generateSplit(options.seed, 'validation', options.validationScenes ?? 100);
       const candidateRun = await runOn(validation, async (image) => {
         const pre = await preprocessImage(image);
-        return decodeDetections(predictHeads(candidate, [pre.input], size)[0], levels, pre.geometry);
+        return detectWithModel(candidate, [pre], size, saved.config)[0];
       });
       const productionRun = await runOn(validation, (image) => productionDetector.detect(image));
       const candidateMap = evaluateDetections(candidateRun, { resamples: 0 }).map.estimate;

@@ -26,10 +26,9 @@ import {
 import { DEFAULT_PREPROCESS, preprocessImage } from './features.js';
 import {
   type DetectorConfig,
-  decodeDetections,
+  detectWithModel,
   headLevels,
   loadDetectorWeights,
-  predictHeads,
   readDetectorWeights,
   resizeDetector,
   SMALL_OBJECT_DETECTOR,
@@ -203,15 +202,10 @@ async function detectWithTfjs(
   images: readonly RunImage[],
 ): Promise<EvaluatedImage[]> {
   const size = DEFAULT_PREPROCESS.inputSize;
-  const levels = headLevels(size, config);
   const out: EvaluatedImage[] = [];
   for (const im of images) {
     const pre = await preprocessImage(im.image);
-    out.push({
-      id: im.id,
-      objects: im.objects,
-      detections: decodeDetections(predictHeads(model, [pre.input], size)[0], levels, pre.geometry),
-    });
+    out.push({ id: im.id, objects: im.objects, detections: detectWithModel(model, [pre], size, config)[0] });
   }
   return out;
 }

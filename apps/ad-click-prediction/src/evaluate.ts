@@ -73,6 +73,36 @@ export function scorePredictions(
   return out;
 }
 
+/**
+ * Paired bootstrap of a metric's difference between two models on the same rows, `a - b`: each
+ * resample draws the same rows for both (the same generator as the per-model intervals), so the
+ * noise the models share (which rows, how many clicks) cancels out of the difference.
+ */
+export function pairedDifference(
+  labels: Uint8Array,
+  a: Float32Array,
+  b: Float32Array,
+  metric: (y: NumberArray, p: NumberArray) => number,
+  resamples: number,
+  seed: number,
+): { value: number; lower: number; upper: number } {
+  const n = labels.length;
+  const rowIds = Float64Array.from({ length: n }, (_, i) => i);
+  const pa = new Float64Array(n);
+  const pb = new Float64Array(n);
+  // bootstrapInterval resamples (label, score) pairs; with row numbers as the scores each
+  // replicate knows its rows and scores both models on them.
+  const diff = (y: NumberArray, rows: NumberArray) => {
+    for (let i = 0; i < rows.length; i++) {
+      pa[i] = a[rows[i]];
+      pb[i] = b[rows[i]];
+    }
+    return metric(y, pa.subarray(0, rows.length)) - metric(y, pb.subarray(0, rows.length));
+  };
+  const ci = bootstrapInterval(labels, rowIds, { metric: diff, nResamples: resamples, seed, level: 0.95 });
+  return { value: ci.estimate, lower: ci.lower, upper: ci.upper };
+}
+
 /** Runs an ONNX click model over encoded rows in batches of 8,192. */
 export async function predictOnnx(
   model: OnnxModel,
@@ -116,6 +146,7 @@ export async function evaluateModels(
   const registry = ModelRegistry.open(options.registryDir);
   const results: ImplementationResult[] = [];
   const notes: string[] = [];
+  const predictions = new Map<string, Float32Array>();
   try {
     const wanted = options.implementations ?? IMPLEMENTATIONS.map((i) => i.id);
     for (const impl of IMPLEMENTATIONS.filter((i) => wanted.includes(i.id))) {
@@ -144,6 +175,7 @@ export async function evaluateModels(
         const t0 = performance.now();
         const p = await predictOnnx(model, x.ids, x.dense, x.rows);
         const ms = performance.now() - t0;
+        predictions.set(impl.id, p);
         results.push({
           implementation: impl.id,
           title: impl.title,
@@ -179,6 +211,17 @@ export async function evaluateModels(
         metrics: scorePredictions(labels, population, trainRate, options.resamples, options.seed),
         notes: 'the best a model can do without learning anything about the individual user',
       });
+    }
+  }
+  const chosen = IMPLEMENTATIONS.find((i) => i.role === 'chosen')?.id;
+  const pChosen = chosen ? predictions.get(chosen) : undefined;
+  const pBaseline = predictions.get('logistic-regression');
+  if (chosen && pChosen && pBaseline && options.resamples > 0) {
+    for (const m of metricDefs(trainRate).filter((d) => d.name === PRIMARY_METRIC || d.name === 'roc_auc')) {
+      const d = pairedDifference(labels, pChosen, pBaseline, m.fn, options.resamples, options.seed);
+      notes.push(
+        `paired bootstrap, ${chosen} minus logistic-regression, ${m.name}: ${d.value.toFixed(4)} [${d.lower.toFixed(4)}, ${d.upper.toFixed(4)}] (${options.resamples} resamples)`,
+      );
     }
   }
   if (data.badRows.length)

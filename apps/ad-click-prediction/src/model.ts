@@ -46,6 +46,12 @@ export interface CtrModelConfig {
   /** Standard deviation of the embeddings' initial values. Default 0.01. */
   embeddingInitStddev?: number;
   /**
+   * Per global id, 1 when its field takes part in the learned interactions (FM term, MLP, cross
+   * network) and 0 when it is kept to the linear part only (see {@link interactionMask}). Default:
+   * every field takes part.
+   */
+  interactionMask?: Float32Array;
+  /**
    * Share of positives in the training data: the output bias starts at its log-odds, so training
    * does not spend its first epochs learning the base rate (clicks are about 2 %).
    */
@@ -115,14 +121,37 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
       embeddingsRegularizer: regularizer,
     })
     .apply(ids) as tf.SymbolicTensor;
+  let interacting = embedded;
+  const mask = config.interactionMask;
+  if (mask) {
+    if (mask.length !== vocabulary)
+      throw new RangeError(`interactionMask: expected ${vocabulary} values (one per id), got ${mask.length}`);
+    // A frozen one-column embedding holds each id's 0/1 and zeroes the embeddings of the fields
+    // kept out of the interactions (plain Embedding and Multiply layers, so ONNX export needs
+    // nothing new).
+    const maskLayer = tf.layers.embedding({
+      inputDim: vocabulary,
+      outputDim: 1,
+      name: 'interaction_mask',
+      trainable: false,
+      embeddingsInitializer: tf.initializers.ones(),
+    });
+    const m = maskLayer.apply(ids) as tf.SymbolicTensor;
+    const values = tf.tensor2d(mask, [vocabulary, 1]);
+    maskLayer.setWeights([values]);
+    values.dispose();
+    interacting = tf.layers
+      .multiply({ name: 'interacting_embeddings' })
+      .apply([embedded, m]) as tf.SymbolicTensor;
+  }
   const logits: tf.SymbolicTensor[] = [linearLogit];
 
   if (kind === 'factorization-machine' || kind === 'deepfm') {
-    logits.push(factorizationMachine({ name: 'fm_interactions' }).apply(embedded) as tf.SymbolicTensor);
+    logits.push(factorizationMachine({ name: 'fm_interactions' }).apply(interacting) as tf.SymbolicTensor);
   }
 
   if (kind === 'deepfm' || kind === 'dcn-v2') {
-    const flat = tf.layers.flatten({ name: 'embeddings_flat' }).apply(embedded) as tf.SymbolicTensor;
+    const flat = tf.layers.flatten({ name: 'embeddings_flat' }).apply(interacting) as tf.SymbolicTensor;
     let h = tf.layers.concatenate({ name: 'deep_input' }).apply([flat, dense]) as tf.SymbolicTensor;
     if (kind === 'dcn-v2') {
       h = crossLayer({ numLayers: config.crossLayers ?? 2, seed: seed + 2, name: 'cross_network' }).apply(
@@ -153,6 +182,23 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
   return tf.model({ inputs: [ids, dense], outputs: p, name: kind });
 }
 
+/**
+ * The interaction mask of {@link CtrModelConfig}: 1 for every id of a field in `fields`, 0 for the
+ * ids of the other fields. `cardinalities` are the fields' id counts in order (the spec's).
+ */
+export function interactionMask(cardinalities: number[], keep: boolean[]): Float32Array {
+  if (keep.length !== cardinalities.length)
+    throw new RangeError(`interactionMask: ${cardinalities.length} fields, got ${keep.length} flags`);
+  const total = cardinalities.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(total);
+  let at = 0;
+  cardinalities.forEach((c, j) => {
+    out.fill(keep[j] ? 1 : 0, at, at + c);
+    at += c;
+  });
+  return out;
+}
+
 /** Model inputs in the shape @mlsd/training's loop takes. */
 export function toArrays(x: CtrInputs) {
   return [
@@ -169,6 +215,8 @@ export interface TrainCtrOptions {
   batchSize?: number;
   learningRate?: number;
   patience?: number;
+  /** `adam` (default) or `adagrad`. */
+  optimizer?: 'adam' | 'adagrad';
   seed: number;
   progress?: boolean;
   onEpochEnd?: (epoch: number, loss: number, validationLogLoss: number | undefined) => void;
@@ -187,25 +235,32 @@ export async function trainCtrModel(
 ): Promise<History> {
   const y = { data: Float32Array.from(labels), shape: [labels.length, 1] };
   const vy = { data: Float32Array.from(validation.labels), shape: [validation.labels.length, 1] };
-  return fit(model, {
-    x: toArrays(train),
-    y,
-    loss: binaryCrossentropy(),
-    epochs: options.epochs ?? 4,
-    batchSize: options.batchSize ?? 1024,
-    learningRate: options.learningRate ?? 2e-3,
-    seed: options.seed,
-    progress: options.progress ?? 'auto',
-    validation: {
-      x: toArrays(validation.x),
-      y: vy,
-      metric: (yt, ys) => logLoss(yt, ys),
-      name: 'val_logloss',
-      higherIsBetter: false,
-    },
-    earlyStopping: { patience: options.patience ?? 1, restoreBest: true },
-    onEpochEnd: (r) => options.onEpochEnd?.(r.epoch, r.loss, r.metric),
-  });
+  const optimizer =
+    options.optimizer === 'adagrad' ? tf.train.adagrad(options.learningRate ?? 2e-3) : undefined;
+  try {
+    return await fit(model, {
+      x: toArrays(train),
+      y,
+      loss: binaryCrossentropy(),
+      epochs: options.epochs ?? 4,
+      batchSize: options.batchSize ?? 1024,
+      learningRate: options.learningRate ?? 2e-3,
+      optimizer: optimizer ?? 'adam',
+      seed: options.seed,
+      progress: options.progress ?? 'auto',
+      validation: {
+        x: toArrays(validation.x),
+        y: vy,
+        metric: (yt, ys) => logLoss(yt, ys),
+        name: 'val_logloss',
+        higherIsBetter: false,
+      },
+      earlyStopping: { patience: options.patience ?? 1, restoreBest: true },
+      onEpochEnd: (r) => options.onEpochEnd?.(r.epoch, r.loss, r.metric),
+    });
+  } finally {
+    optimizer?.dispose();
+  }
 }
 
 /** Click probabilities of a trained tfjs model. */

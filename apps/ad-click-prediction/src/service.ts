@@ -63,6 +63,7 @@ import {
   ALL_VIEWS,
   COUNTER_FEATURES,
   type COUNTERS,
+  type CtrInputs,
   contextRow,
   encodeRows,
   WORLD_EPOCH_MS,
@@ -71,6 +72,7 @@ import {
   worldStaticRows,
 } from './features.js';
 import { APP_ID, continualSplit, loadSpec, prepareData, type RetrainResult, retrain } from './pipeline.js';
+import { createRankEncoder, type RankEncoder } from './rank-encoder.js';
 
 export interface AdServiceOptions {
   /** Registry holding the production models. */
@@ -164,7 +166,15 @@ interface Served {
   spec: ReturnType<typeof loadSpec>;
   profile?: ReferenceProfile;
   validationNce: number;
+  /** Encodes /ads/rank requests part by part, when the spec allows it (see rank-encoder.ts). */
+  encoder?: RankEncoder;
+  /** Encoded id fields of users (by user id) and of ads (by ad index), for `encoder`. */
+  userIds: Map<string, Int32Array>;
+  adIds: Array<Int32Array | undefined>;
 }
+
+/** Users whose encoded ids are kept; the cache starts over when it holds more. */
+const USER_CACHE = 200_000;
 
 /** State loaded in the background after the service starts answering /healthz. */
 interface Catalogue {
@@ -239,6 +249,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
       const entry = registry.get(name, 'production');
       if (!entry)
         throw new Error(`no production model ${name} in ${options.registryDir}; run mlsd train ${APP_ID}`);
+      const spec = loadSpec(registry, name);
       return {
         card: registry.readJson(name, 'production', 'card') as Record<string, unknown> | undefined,
         served: {
@@ -247,9 +258,12 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           model: await registry.load(name, 'production', { warmup: true, intraOpNumThreads: 1 }),
           name,
           version: entry.version,
-          spec: loadSpec(registry, name),
+          spec,
           profile: registry.readJson(name, 'production', 'reference-profile') as ReferenceProfile | undefined,
           validationNce: entry.metrics.validation_nce ?? Number.NaN,
+          encoder: createRankEncoder(spec),
+          userIds: new Map(),
+          adIds: [],
         },
       };
     } finally {
@@ -318,8 +332,9 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
     }
   };
 
-  const score = async (rows: Row[], current: Served = served): Promise<Float32Array> => {
-    const x = encodeRows(current.spec, rows);
+  const score = (rows: Row[], current: Served = served): Promise<Float32Array> =>
+    scoreInputs(encodeRows(current.spec, rows), current);
+  const scoreInputs = async (x: CtrInputs, current: Served): Promise<Float32Array> => {
     const t0 = performance.now();
     const out = await current.model.run({
       ids: { data: x.ids, dims: [x.rows, x.fields] },
@@ -399,7 +414,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
       });
     },
     routes: (router, ctx) => {
-      router.post('/ads/rank', ctx.predictionAuth, ctx.validate(RankBody), async (req, res) => {
+      ctx.jsonRoute('/ads/rank', { body: RankBody }, async (body) => {
         if (!catalogue) {
           if (!world)
             throw new HttpError(
@@ -409,7 +424,6 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
             );
           throw new HttpError(503, 'loading', 'the catalogue is still loading; retry shortly');
         }
-        const body = req.body as z.infer<typeof RankBody>;
         const current = served;
         const t = body.context.timestamp ?? now();
         if (t > now() + FUTURE_TOLERANCE_MS)
@@ -438,8 +452,7 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           candidates = candidates.filter((a) => worldMs(w.ads.startTs[a]) <= t);
         }
         if (candidates.length === 0) {
-          res.json({ model: { name: served.name, version: served.version }, ads: [] });
-          return;
+          return { model: { name: served.name, version: served.version }, ads: [] };
         }
         // Static attributes come from the catalogue's copy of the rows written to the online store
         // (daily batch views, valid from day 0); only the counters are read per request.
@@ -463,12 +476,18 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           fullFeatureNames: true,
         });
         const context = contextRow(t, body.context.position);
-        const rows: Row[] = new Array(candidates.length);
-        for (let i = 0; i < candidates.length; i++) {
-          const e = entities[i];
-          const adRow = visible(catalogue.ads[candidates[i]]);
+        const counterRow = (i: number): Row => {
           const v = counts[i];
-          const row: Row = {
+          const row: Row = {};
+          for (let c = 0; c < COUNTER_FEATURES.length; c++)
+            row[COUNTER_FEATURES[c].column] = v[COUNTER_OUTPUTS[c]] ?? 0;
+          return row;
+        };
+        const adRows = catalogue.ads;
+        const fullRow = (i: number): Row => {
+          const e = entities[i];
+          const adRow = visible(adRows[candidates[i]]);
+          return {
             user_id: e.user_id,
             ad_id: e.ad_id,
             position: context.position,
@@ -486,17 +505,48 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
             category: adRow ? adRow.category : null,
             subcategory: adRow ? adRow.subcategory : null,
             creative: adRow ? adRow.creative : null,
+            ...counterRow(i),
           };
-          for (let c = 0; c < COUNTER_FEATURES.length; c++)
-            row[COUNTER_FEATURES[c].column] = v[COUNTER_OUTPUTS[c]] ?? 0;
-          rows[i] = row;
+        };
+        let p: Float32Array;
+        const encoder = current.encoder;
+        if (encoder) {
+          // The id fields of the user and of each ad are encoded once and cached; the context once
+          // per request; only the counters go through the transforms per candidate.
+          const userKey = userRow ? body.user_id : `${body.user_id}\u0000`;
+          let userIds = current.userIds.get(userKey);
+          if (!userIds) {
+            userIds = encoder.encodePart('user', { ...(userRow ?? {}), user_id: body.user_id });
+            if (current.userIds.size >= USER_CACHE) current.userIds.clear();
+            current.userIds.set(userKey, userIds);
+          }
+          const contextIds = encoder.encodePart('context', context);
+          const adIds: Int32Array[] = new Array(candidates.length);
+          const counterRows: Row[] = new Array(candidates.length);
+          for (let i = 0; i < candidates.length; i++) {
+            const a = candidates[i];
+            const adRow = visible(catalogue.ads[a]);
+            let ids = adRow ? current.adIds[a] : undefined;
+            if (!ids) {
+              ids = encoder.encodePart('ad', adRow ?? { ad_id: entities[i].ad_id });
+              if (adRow) current.adIds[a] = ids;
+            }
+            adIds[i] = ids;
+            counterRows[i] = counterRow(i);
+          }
+          p = await scoreInputs(encoder.encode(userIds, contextIds, adIds, counterRows), current);
+        } else {
+          p = await score(
+            candidates.map((_, i) => fullRow(i)),
+            current,
+          );
         }
-        const p = await score(rows, current);
         // The drift profile takes every candidate until it holds PROFILE_FULL rows (so a small
         // window still has enough rows for the tests), then one row in ten, counted across
         // requests so that one-candidate requests are sampled like hundred-candidate ones.
         if (traffic)
-          for (const row of rows) if (profiled++ < PROFILE_FULL || profiled % 10 === 0) traffic.addRow(row);
+          for (let i = 0; i < candidates.length; i++)
+            if (profiled++ < PROFILE_FULL || profiled % 10 === 0) traffic.addRow(fullRow(i));
         const order = candidates.map((_, i) => i);
         const value = (i: number) => (body.bids?.[String(candidates[i])] ?? 1) * p[i];
         order.sort((a, b) => value(b) - value(a) || candidates[a] - candidates[b]);
@@ -532,11 +582,11 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
             impression_id: impressionId,
           };
         });
-        res.json({
+        return {
           model: { name: served.name, version: served.version },
           candidates: candidates.length,
           ads,
-        });
+        };
       });
 
       router.post('/predict', ctx.predictionAuth, ctx.validate(PredictBody), async (req, res) => {

@@ -599,7 +599,10 @@ export async function createSearchService(options: SearchServiceOptions): Promis
     closeModels: false,
     auth: { apiKeys },
     readiness: { index: () => (indexReady ? true : (indexError ?? 'index is being built')) },
-    closeables: [{ close: () => embedder.close() }, log, jobs, batcher],
+    // In this order: the indexing job stops after its current batch and the batcher drains before
+    // the encoder's worker is stopped, so no worker is terminated in the middle of an ONNX run
+    // (which can abort the process, see @mlsd/onnx's README); the log is flushed last.
+    closeables: [jobs, batcher, { close: () => embedder.close() }, log],
     monitoringReport: async () => monitoring(),
     routes: (router, ctx) => {
       // A raw-body route: served without express's per-request machinery by the service's own

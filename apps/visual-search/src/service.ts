@@ -408,13 +408,9 @@ export async function createSearchService(options: SearchServiceOptions): Promis
   const embedder = encoder.embedder;
   const size = embedder.inputSize;
   const index = new SwappableIndex(new HnswIndex({ dimension: embedder.dimension, metric: 'cosine' }));
-  // The search log is written on the event loop: a flush of 200 rows with SQLite's default
-  // synchronous=FULL (a WAL fsync per commit) took about 8 ms here, stalling every search in
-  // flight. NORMAL in WAL mode keeps the file consistent and skips that fsync (a power cut can
-  // lose the most recent searches, as the unflushed buffer already could, but not corrupt the
-  // log), and smaller batches keep each stall short.
+  // The search log is written on the event loop: smaller flushes keep each stall short (the log
+  // runs SQLite in WAL mode with synchronous=NORMAL, see @mlsd/serving's prediction log).
   const log = createPredictionLog({ db: join(options.workDir, 'searches.sqlite'), batchSize: 50 });
-  log.sqlite.pragma('synchronous = NORMAL');
   const logger = pino({ name: 'visual-search', level: options.logLevel ?? 'info' });
   // A user's folder can change under the same name and count: its key includes its content.
   const key = user

@@ -167,7 +167,14 @@ export function createPredictionLog(options: PredictionLogOptions): PredictionLo
   }
   const owned = typeof options.db === 'string';
   const sqlite = typeof options.db === 'string' ? new Database(options.db) : options.db;
-  if (owned) sqlite.pragma('journal_mode = WAL');
+  if (owned) {
+    // WAL with synchronous=NORMAL: the log is written on the event loop, and with the default FULL
+    // every flush waits for an fsync (about 8 ms for 200 rows on this machine, stalling every request
+    // in flight). NORMAL in WAL mode keeps the file consistent; a power cut can lose the last
+    // commits, as it can lose the rows still buffered in memory anyway.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+  }
   sqlite.exec(DDL);
   const db = drizzle(sqlite);
   const batchSize = options.batchSize ?? 200;

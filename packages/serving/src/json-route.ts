@@ -135,10 +135,23 @@ function eligible(req: IncomingMessage, route: JsonRouteEntry): boolean {
   return true;
 }
 
-function pathOf(url: string | undefined): string {
+/** The path of a request URL, without its query string. */
+export function pathOf(url: string | undefined): string {
   const u = url ?? '/';
   const q = u.indexOf('?');
   return q < 0 ? u : u.slice(0, q);
+}
+
+/** What a raw-body route's handler gets besides the bytes, read off the request (either path). */
+export function rawRequest(req: IncomingMessage, requestId: string): RawRouteRequest {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return {
+    requestId,
+    headers: req.headers,
+    contentType: (req.headers['content-type'] ?? '').toLowerCase(),
+    query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
@@ -223,15 +236,7 @@ export function createFastHandler(
       if (route.kind === 'raw') {
         try {
           route.authorize(req.headers);
-          const url = req.url ?? '/';
-          const q = url.indexOf('?');
-          const out = (route.handler as RawRouteHandler)(bytes, {
-            requestId,
-            headers: req.headers,
-            contentType: (req.headers['content-type'] ?? '').toLowerCase(),
-            query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
-          });
-          answer(out);
+          answer((route.handler as RawRouteHandler)(bytes, rawRequest(req, requestId)));
         } catch (err) {
           fail(err);
         }

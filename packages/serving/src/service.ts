@@ -19,8 +19,10 @@ import {
   type JsonRouteHandler,
   type JsonRouteOptions,
   parseByteLimit,
+  pathOf,
   type RawRouteHandler,
   type RawRouteOptions,
+  rawRequest,
 } from './json-route.js';
 import { type InferenceModel, type ServedModel, toServedModel } from './model.js';
 import { validate } from './validate.js';
@@ -192,13 +194,6 @@ function jsonDepthExceeds(value: unknown, max: number): boolean {
   return false;
 }
 
-/** The path of a request URL, without its query string. */
-function pathOnly(url: string | undefined): string {
-  const u = url ?? '/';
-  const q = u.indexOf('?');
-  return q < 0 ? u : u.slice(0, q);
-}
-
 /** Route label for metrics: the matched pattern, never the raw URL (bounded cardinality). */
 function routeLabel(req: Request): string {
   const route = (req as Request & { route?: { path?: unknown } }).route;
@@ -253,6 +248,13 @@ export function createService(options: ServiceOptions): Service {
   const bodyLimit = parseByteLimit(options.limits?.bodyBytes ?? '100kb');
   const maxDepth = options.limits?.maxJsonDepth ?? 64;
   const rawPaths = new Set<string>();
+  /** Express middleware running a JSON or raw-body route's auth check. */
+  const authorizeRoute =
+    (entry: JsonRouteEntry): RequestHandler =>
+    (req, _res, next) => {
+      entry.authorize(req.headers);
+      next();
+    };
   const verbOf = (entry: JsonRouteEntry) => entry.method.toLowerCase() as 'post' | 'put' | 'patch';
   /** Checks and registers a JSON or raw-body route for the plain listener. */
   function fastRoute(
@@ -308,21 +310,13 @@ export function createService(options: ServiceOptions): Service {
     jsonRoute(path, routeOptions, handler) {
       const entry = fastRoute('json', path, routeOptions, handler as JsonRouteHandler<z.ZodType>);
       entry.schema = routeOptions.body;
-      router[verbOf(entry)](
-        path,
-        (req, _res, next) => {
-          entry.authorize(req.headers);
-          next();
-        },
-        validate(routeOptions.body),
-        async (req, res) => {
-          const value = await (entry.handler as JsonRouteHandler<z.ZodType>)(req.body, {
-            requestId: res.locals.requestId as string,
-            headers: req.headers,
-          });
-          res.status(entry.status).json(value);
-        },
-      );
+      router[verbOf(entry)](path, authorizeRoute(entry), validate(routeOptions.body), async (req, res) => {
+        const value = await (entry.handler as JsonRouteHandler<z.ZodType>)(req.body, {
+          requestId: res.locals.requestId as string,
+          headers: req.headers,
+        });
+        res.status(entry.status).json(value);
+      });
     },
     rawRoute(path, routeOptions, handler) {
       const entry = fastRoute('raw', path, routeOptions, handler);
@@ -330,22 +324,12 @@ export function createService(options: ServiceOptions): Service {
       rawPaths.add(path);
       router[verbOf(entry)](
         path,
-        (req, _res, next) => {
-          entry.authorize(req.headers);
-          next();
-        },
+        authorizeRoute(entry),
         express.raw({ type: () => true, limit: entry.limit }),
         async (req, res) => {
-          const url = req.url;
-          const q = url.indexOf('?');
           const value = await (entry.handler as RawRouteHandler)(
             Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-            {
-              requestId: res.locals.requestId as string,
-              headers: req.headers,
-              contentType: (req.headers['content-type'] ?? '').toLowerCase(),
-              query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
-            },
+            rawRequest(req, res.locals.requestId as string),
           );
           res.status(entry.status).json(value);
         },
@@ -381,7 +365,7 @@ export function createService(options: ServiceOptions): Service {
       limit: bodyLimit,
       // Accept bodies sent without a JSON content type too: clients (curl -d) forget it.
       type: (req) => {
-        if (rawPaths.size > 0 && rawPaths.has(pathOnly(req.url))) return false;
+        if (rawPaths.size > 0 && rawPaths.has(pathOf(req.url))) return false;
         const type = req.headers['content-type'];
         return type === undefined || /json/i.test(String(type));
       },

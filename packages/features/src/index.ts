@@ -58,6 +58,8 @@ export {
   type FitOptions,
   fit,
   type InputInfo,
+  type InputWriter,
+  inputWriter,
   loadFeatureSpec,
   type TensorDtype,
 } from './spec.js';

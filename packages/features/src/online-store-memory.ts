@@ -8,10 +8,12 @@ import {
   checkEvents,
   checkWriteRows,
   isFresh,
+  numericValue,
   type OnlineReadOptions,
   type OnlineRecord,
   type OnlineStore,
   type OnlineWriteReport,
+  planNumericRead,
   planRead,
   viewNamed,
 } from './online-store.js';
@@ -118,9 +120,7 @@ class MemoryOnlineStore implements OnlineStore {
       const m = names.length;
       if (g.view.kind === 'counter') {
         const logs = this.events.get(g.view.name) as Map<string, EventLog>;
-        const windows = g.refs.map(
-          (r) => (g.view.windows ?? []).find((w) => `count_${w.label}` === r.field.name)?.ms as number,
-        );
+        const windows = g.windowsMs;
         // A ranking request repeats its user (and often an advertiser) on every candidate: an entity
         // equal to the one before it copies that answer instead of searching its log again.
         for (let i = 0; i < n; i++) {
@@ -143,6 +143,50 @@ class MemoryOnlineStore implements OnlineStore {
         if (rec === undefined || !isFresh(rec.eventTs, plan.now, g.view.ttlMs)) continue;
         const o = out[i];
         for (let j = 0; j < m; j++) o[names[j]] = rec.values[fields[j]] ?? null;
+      }
+    }
+    return out;
+  }
+
+  async readNumeric(
+    entities: readonly Row[],
+    featureRefs: readonly string[] | FeatureService,
+    options: Pick<OnlineReadOptions, 'now'> = {},
+  ): Promise<Float64Array> {
+    const plan = planNumericRead(this.views, entities, featureRefs, options);
+    const n = entities.length;
+    const width = plan.names.length;
+    const out = new Float64Array(n * width);
+    for (const g of plan.groups) {
+      const m = g.refs.length;
+      const at = g.outIndex;
+      if (g.view.kind === 'counter') {
+        const logs = this.events.get(g.view.name) as Map<string, EventLog>;
+        const windows = g.windowsMs;
+        let prevKey: string | undefined;
+        let log: EventLog | undefined;
+        for (let i = 0; i < n; i++) {
+          const key = g.keys[i];
+          // Consecutive equal entities (a ranking request's user) are looked up once.
+          if (key !== prevKey) {
+            log = logs.get(key);
+            prevKey = key;
+          }
+          const base = i * width;
+          if (log === undefined) continue; // no events: every count is 0
+          for (let j = 0; j < m; j++)
+            out[base + at[j]] = countInWindow(log.ts, 0, log.ts.length, plan.now, windows[j]);
+        }
+        continue;
+      }
+      const table = this.records.get(g.view.name) as Map<string, OnlineRecord>;
+      const fields = g.refs.map((r) => r.field.name);
+      for (let i = 0; i < n; i++) {
+        const rec = table.get(g.keys[i]);
+        const fresh = rec !== undefined && isFresh(rec.eventTs, plan.now, g.view.ttlMs);
+        const base = i * width;
+        for (let j = 0; j < m; j++)
+          out[base + at[j]] = fresh ? numericValue(rec.values[fields[j]]) : Number.NaN;
       }
     }
     return out;

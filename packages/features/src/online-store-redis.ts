@@ -18,11 +18,14 @@ import {
   checkEvents,
   checkWriteRows,
   isFresh,
+  numericValue,
   type OnlineReadOptions,
   type OnlineRecord,
   type OnlineStore,
   type OnlineWriteReport,
+  planNumericRead,
   planRead,
+  type ReadPlan,
   viewNamed,
 } from './online-store.js';
 import { maxWindow } from './streaming.js';
@@ -190,28 +193,52 @@ class RedisOnlineStore implements OnlineStore {
     options: OnlineReadOptions = {},
   ): Promise<Array<Record<string, FeatureValue>>> {
     const plan = planRead(this.views, entities, featureRefs, options);
+    const out = entities.map(() => ({}) as Record<string, FeatureValue>);
+    await this.query(plan, entities.length, (i, k, value) => {
+      out[i][plan.names[k]] = value;
+    });
+    return out;
+  }
+
+  async readNumeric(
+    entities: readonly Row[],
+    featureRefs: readonly string[] | FeatureService,
+    options: Pick<OnlineReadOptions, 'now'> = {},
+  ): Promise<Float64Array> {
+    const plan = planNumericRead(this.views, entities, featureRefs, options);
+    const width = plan.names.length;
+    const out = new Float64Array(entities.length * width);
+    await this.query(plan, entities.length, (i, k, value) => {
+      out[i * width + k] = numericValue(value);
+    });
+    return out;
+  }
+
+  /** Runs a read plan as one pipeline and hands each value (entity i, output k) to `set`. */
+  private async query(
+    plan: ReadPlan,
+    n: number,
+    set: (i: number, k: number, value: FeatureValue) => void,
+  ): Promise<void> {
+    if (n === 0) return;
     const p = this.redis.pipeline();
     for (const g of plan.groups) {
       if (g.view.kind === 'counter') {
-        const windows = g.refs.map(
-          (r) => (g.view.windows ?? []).find((w) => `count_${w.label}` === r.field.name)?.ms as number,
-        );
         for (const key of g.keys) {
           const k = this.eventKey(g.view.name, key);
-          for (const w of windows) p.zcount(k, `(${plan.now - w}`, plan.now);
+          for (const w of g.windowsMs) p.zcount(k, `(${plan.now - w}`, plan.now);
         }
       } else {
         const fields = ['_ts', ...g.refs.map((r) => r.field.name)];
         for (const key of g.keys) p.hmget(this.recordKey(g.view.name, key), ...fields);
       }
     }
-    const res = entities.length === 0 ? [] : await this.exec(p);
-    const out = entities.map(() => ({}) as Record<string, FeatureValue>);
+    const res = await this.exec(p);
     let at = 0;
     for (const g of plan.groups) {
       if (g.view.kind === 'counter') {
         for (let i = 0; i < g.keys.length; i++) {
-          for (let j = 0; j < g.refs.length; j++) out[i][plan.names[g.outIndex[j]]] = Number(res[at++]);
+          for (let j = 0; j < g.refs.length; j++) set(i, g.outIndex[j], Number(res[at++]));
         }
         continue;
       }
@@ -219,11 +246,10 @@ class RedisOnlineStore implements OnlineStore {
         const vals = res[at++] as Array<string | null>;
         const fresh = vals[0] !== null && isFresh(Number(vals[0]), plan.now, g.view.ttlMs);
         for (let j = 0; j < g.refs.length; j++) {
-          out[i][plan.names[g.outIndex[j]]] = fresh ? decode(g.refs[j].field.type, vals[j + 1]) : null;
+          set(i, g.outIndex[j], fresh ? decode(g.refs[j].field.type, vals[j + 1]) : null);
         }
       }
     }
-    return out;
   }
 
   async getWatermark(viewName: string): Promise<number | null> {

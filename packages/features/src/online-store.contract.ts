@@ -151,6 +151,53 @@ export function onlineStoreContract(make: (views: FeatureView[]) => Promise<Onli
     expect((await at(T0 + 25 * H))[0]).toEqual({ count_1h: 0, count_24h: 0 });
   });
 
+  it('readNumeric answers what read answers, row-major, NaN for nulls, 1/0 for bools', async () => {
+    const s = await store();
+    await s.write('users', [
+      { user_id: 'u1', event_ts: T0, age: 30, spend: 2.5, country: 'fr', premium: true },
+      { user_id: 'u2', event_ts: T0, age: 40, spend: null, country: 'de', premium: false },
+      { user_id: 'u3', event_ts: T0 - 11 * H, age: 50, spend: 1, country: 'it', premium: true },
+    ]);
+    await s.recordEvents('ad_clicks', [
+      { ad_id: 'a1', event_ts: T0, event_id: 'c1' },
+      { ad_id: 'a1', event_ts: T0 - 2 * H, event_id: 'c2' },
+      { ad_id: 'a2', event_ts: T0 - 30 * H, event_id: 'c3' },
+    ]);
+    // A counter between two view fields, repeated and unknown entities, an expired record (u3).
+    const refs = ['users:age', 'ad_clicks:count_1h', 'ad_clicks:count_24h', 'users:spend', 'users:premium'];
+    const entities = [
+      { user_id: 'u1', ad_id: 'a1' },
+      { user_id: 'u1', ad_id: 'a1' },
+      { user_id: 'u2', ad_id: 'a2' },
+      { user_id: 'u3', ad_id: 'zz' },
+      { user_id: 'u9', ad_id: 'a1' },
+    ];
+    const got = await s.readNumeric(entities, refs, { now: T0 + 1 });
+    expect(got).toBeInstanceOf(Float64Array);
+    const n = Number.NaN;
+    expect(Array.from(got)).toEqual([
+      ...[30, 1, 2, 2.5, 1],
+      ...[30, 1, 2, 2.5, 1],
+      ...[40, 0, 0, n, 0],
+      ...[n, 0, 0, n, n],
+      ...[n, 1, 2, n, n],
+    ]);
+    // The same values as read(), whatever the backend.
+    const rows = await s.read(entities, refs, { now: T0 + 1, fullFeatureNames: true });
+    const asNumbers = rows.flatMap((r) =>
+      refs.map((ref) => {
+        const v = r[ref.replace(':', '__')];
+        return v === null ? n : typeof v === 'boolean' ? Number(v) : v;
+      }),
+    );
+    expect(Array.from(got)).toEqual(asNumbers);
+    expect(await s.readNumeric([], ['users:age'], { now: T0 })).toEqual(new Float64Array(0));
+    await expect(s.readNumeric(entities, ['users:country'], { now: T0 })).rejects.toThrow(
+      /users:country is a string feature/,
+    );
+    await expect(s.readNumeric([{ ad_id: 'a1' }], ['users:age'])).rejects.toThrow(/entity key user_id/);
+  });
+
   it('stores watermarks per view', async () => {
     const s = await store();
     expect(await s.getWatermark('users')).toBe(null);

@@ -15,6 +15,7 @@ import {
   hashBucket,
   hashBucketOf,
   haversineKm,
+  inputWriter,
   loadFeatureSpec,
   murmur3Signed,
   numeric,
@@ -340,6 +341,38 @@ describe('apply', () => {
     expect(() => loadFeatureSpec(edited)).toThrow(/hash/);
     expect(() => loadFeatureSpec({ ...spec, version: 99 })).toThrow(/version/);
     expect(fit({ name: 'ctr', transforms }, train.slice(1)).hash).not.toBe(spec.hash);
+  });
+
+  it('inputWriter writes, row by row into one buffer, the values apply gives the batch', () => {
+    const s32 = fit({ name: 'ctr', transforms, idType: 'int32' }, train);
+    fc.assert(
+      fc.property(fc.array(rowArb, { minLength: 1, maxLength: 30 }), (rows) => {
+        const batch = apply(s32, rows);
+        for (const info of s32.inputs) {
+          const w = inputWriter(s32, info.name);
+          expect(w.width).toBe(info.width);
+          const out =
+            info.dtype === 'float32'
+              ? new Float32Array(rows.length * w.width)
+              : new Int32Array(rows.length * w.width);
+          // One reused row object, as a serving path fills it.
+          const scratch: Record<string, unknown> = {};
+          rows.forEach((r, i) => {
+            for (const k of Object.keys(scratch)) delete scratch[k];
+            Object.assign(scratch, r);
+            w.write(scratch as (typeof rows)[number], out, i * w.width, i);
+          });
+          expect(Array.from(out)).toEqual(Array.from(batch[info.name].data as ArrayLike<number>));
+        }
+      }),
+      { numRuns: 60, seed: 3 },
+    );
+    expect(() => inputWriter(s32, 'nope')).toThrow(/unknown input "nope"; the spec has/);
+    expect(() => inputWriter(spec, 'ids')).toThrow(/int64; use apply/);
+    const w = inputWriter(s32, 'dense');
+    expect(() => w.write({ ...train[0], age: 'old' }, new Float32Array(w.width), 0, 7)).toThrow(
+      /feature age at row 7: column age: expected a number/,
+    );
   });
 
   it('names the feature and the row for bad values', () => {

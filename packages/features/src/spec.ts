@@ -349,6 +349,49 @@ export function apply(spec: FeatureSpec, rows: readonly Row[]): Record<string, F
   return result;
 }
 
+/** Writes one row's columns of one model input; see {@link inputWriter}. */
+export interface InputWriter {
+  /** The input's name and width (its columns per row). */
+  readonly input: string;
+  readonly width: number;
+  /**
+   * Writes `row`'s `width` values at `out[offset..]`, the values `apply` gives that row.
+   * `rowIndex` only names the row in errors.
+   * @throws FeatureValueError for a bad value, as `apply`.
+   */
+  write(row: Row, out: Float32Array | Float64Array | Int32Array, offset: number, rowIndex?: number): void;
+}
+
+/**
+ * One input of the spec, row by row: for serving code that fills a preallocated batch (reusing one
+ * row object per request) instead of building an array of rows for `apply`. Int64 inputs are not
+ * supported here (their values are BigInts): use `apply`.
+ */
+export function inputWriter(spec: FeatureSpec, input: string): InputWriter {
+  if (spec?.format !== 'mlsd.feature-spec')
+    throw new TypeError('inputWriter: spec: expected a FeatureSpec from fit or loadFeatureSpec');
+  const entry = planOf(spec).inputs.find((x) => x.info.name === input);
+  if (!entry)
+    throw new RangeError(
+      `inputWriter: input: unknown input ${JSON.stringify(input)}; the spec has ${spec.inputs.map((i) => i.name).join(', ')}`,
+    );
+  if (entry.info.dtype === 'int64')
+    throw new TypeError(`inputWriter: input ${input} is int64; use apply (BigInt values)`);
+  const { parts } = entry;
+  const width = entry.info.width;
+  const scratch = new Float64Array(width);
+  return {
+    input,
+    width,
+    write(row, out, offset, rowIndex = 0) {
+      if (!row || typeof row !== 'object')
+        throw new TypeError(`inputWriter: rows[${rowIndex}]: expected an object, got ${JSON.stringify(row)}`);
+      for (const p of parts) p.write(row, rowIndex, scratch, p.offset);
+      for (let j = 0; j < width; j++) out[offset + j] = scratch[j];
+    },
+  };
+}
+
 /** The value of every output column of one row, by column name (for skew reports and debugging). */
 export function applyOne(spec: FeatureSpec, row: Row): Record<string, number> {
   const tensors = apply(spec, [row]);

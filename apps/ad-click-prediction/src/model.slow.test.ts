@@ -25,78 +25,85 @@ beforeAll(async () => {
   await initBackend({ prefer: 'cpu', log: () => {} });
 });
 
-describe.each<CtrModelKind>(['logistic-regression', 'factorization-machine', 'deepfm', 'dcn-v2'])(
-  '%s',
-  (kind) => {
-    it.each([false, true])(
-      'exports to ONNX with the same predictions as tfjs (max |diff| <= 1e-5), interaction mask: %s',
-      async (masked) => {
-        // The mask keeps the first half of the ids (fields) out of the learned interactions.
-        const mask = masked
-          ? Float32Array.from({ length: VOCAB }, (_, i) => (i < VOCAB / 2 ? 0 : 1))
-          : undefined;
-        const model = buildCtrModel({
-          kind,
-          vocabulary: VOCAB,
-          fields: FIELDS,
-          denseWidth: DENSE,
-          seed: 3,
-          baseRate: 0.05,
-          interactionMask: mask,
-        });
-        // Move every trained weight away from its initial value so zeros cannot hide a wrong graph.
-        const rng = createRng(4);
-        for (const layer of model.layers) {
-          const ws = layer.getWeights();
-          if (ws.length && layer.name !== 'interaction_mask')
-            layer.setWeights(
-              ws.map((w) =>
-                tf.tensor(
-                  Float32Array.from({ length: w.size }, () => rng.normal(0, 0.3)),
-                  w.shape,
-                ),
+// DCN-v2 twice: full-rank cross layers (rank 0) and the low-rank form of plain layers.
+describe.each<[CtrModelKind, number]>([
+  ['logistic-regression', 0],
+  ['factorization-machine', 0],
+  ['deepfm', 0],
+  ['dcn-v2', 0],
+  ['dcn-v2', 4],
+])('%s, cross rank %i', (kind, crossRank) => {
+  it.each([false, true])(
+    'exports to ONNX with the same predictions as tfjs (max |diff| <= 1e-5), interaction mask: %s',
+    async (masked) => {
+      // The mask keeps the first half of the ids (fields) out of the learned interactions.
+      const mask = masked
+        ? Float32Array.from({ length: VOCAB }, (_, i) => (i < VOCAB / 2 ? 0 : 1))
+        : undefined;
+      const model = buildCtrModel({
+        kind,
+        vocabulary: VOCAB,
+        fields: FIELDS,
+        denseWidth: DENSE,
+        seed: 3,
+        baseRate: 0.05,
+        interactionMask: mask,
+        crossRank,
+        // The frozen Platt layer rides along with the mask (its weights are randomised below too).
+        calibration: masked,
+      });
+      // Move every trained weight away from its initial value so zeros cannot hide a wrong graph.
+      const rng = createRng(4);
+      for (const layer of model.layers) {
+        const ws = layer.getWeights();
+        if (ws.length && layer.name !== 'interaction_mask')
+          layer.setWeights(
+            ws.map((w) =>
+              tf.tensor(
+                Float32Array.from({ length: w.size }, () => rng.normal(0, 0.3)),
+                w.shape,
               ),
-            );
-        }
-        expect(model.layers.some((l) => l.name === 'interaction_mask')).toBe(
-          masked && kind !== 'logistic-regression',
-        );
-        const x = randomInputs(64, 5);
-        const expected = predictCtr(model, x);
-        const onnx = await OnnxModel.load(exportToOnnx(model, { name: kind, version: '1' }));
-        const out = await onnx.run({
-          ids: { data: x.ids, dims: [64, FIELDS] },
-          dense: { data: x.dense, dims: [64, DENSE] },
-        });
-        const got = out.p_click.data as Float32Array;
-        let maxDiff = 0;
-        for (let i = 0; i < 64; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - expected[i]));
-        expect(maxDiff).toBeLessThanOrEqual(1e-5);
-        // Not a constant: the inputs matter.
-        expect(Math.max(...expected) - Math.min(...expected)).toBeGreaterThan(0.01);
-        await onnx.close();
-        if (masked && kind !== 'logistic-regression') {
-          // Without their linear weights, masked ids have no effect at all: swapping one masked id
-          // for another leaves every prediction as it was.
-          const linear = model.getLayer('linear_ids');
-          linear.setWeights(linear.getWeights().map((w) => tf.zerosLike(w)));
-          const before = predictCtr(model, x);
-          const swapped = {
-            ...x,
-            ids: x.ids.map((id) => (id < VOCAB / 2 ? (id * 7 + 3) % (VOCAB / 2) : id)),
-          };
-          expect(Array.from(predictCtr(model, swapped))).toEqual(Array.from(before));
-          const kept = {
-            ...x,
-            ids: x.ids.map((id) => (id >= VOCAB / 2 ? VOCAB / 2 + ((id * 7 + 3) % (VOCAB / 2)) : id)),
-          };
-          expect(Array.from(predictCtr(model, kept))).not.toEqual(Array.from(before));
-        }
-        model.dispose();
-      },
-    );
-  },
-);
+            ),
+          );
+      }
+      expect(model.layers.some((l) => l.name === 'interaction_mask')).toBe(
+        masked && kind !== 'logistic-regression',
+      );
+      const x = randomInputs(64, 5);
+      const expected = predictCtr(model, x);
+      const onnx = await OnnxModel.load(exportToOnnx(model, { name: kind, version: '1' }));
+      const out = await onnx.run({
+        ids: { data: x.ids, dims: [64, FIELDS] },
+        dense: { data: x.dense, dims: [64, DENSE] },
+      });
+      const got = out.p_click.data as Float32Array;
+      let maxDiff = 0;
+      for (let i = 0; i < 64; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - expected[i]));
+      expect(maxDiff).toBeLessThanOrEqual(1e-5);
+      // Not a constant: the inputs matter.
+      expect(Math.max(...expected) - Math.min(...expected)).toBeGreaterThan(0.01);
+      await onnx.close();
+      if (masked && kind !== 'logistic-regression') {
+        // Without their linear weights, masked ids have no effect at all: swapping one masked id
+        // for another leaves every prediction as it was.
+        const linear = model.getLayer('linear_ids');
+        linear.setWeights(linear.getWeights().map((w) => tf.zerosLike(w)));
+        const before = predictCtr(model, x);
+        const swapped = {
+          ...x,
+          ids: x.ids.map((id) => (id < VOCAB / 2 ? (id * 7 + 3) % (VOCAB / 2) : id)),
+        };
+        expect(Array.from(predictCtr(model, swapped))).toEqual(Array.from(before));
+        const kept = {
+          ...x,
+          ids: x.ids.map((id) => (id >= VOCAB / 2 ? VOCAB / 2 + ((id * 7 + 3) % (VOCAB / 2)) : id)),
+        };
+        expect(Array.from(predictCtr(model, kept))).not.toEqual(Array.from(before));
+      }
+      model.dispose();
+    },
+  );
+});
 
 describe('training', () => {
   it('learns an interaction that a linear model cannot (DCN-v2 beats LR on XOR of two fields)', async () => {

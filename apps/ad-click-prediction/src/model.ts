@@ -39,6 +39,11 @@ export interface CtrModelConfig {
   hidden?: number[];
   /** Cross layers of DCN-v2. Default 2. */
   crossLayers?: number;
+  /**
+   * Rank of DCN-v2's cross layers: 0 (default) for full-rank d x d kernels, r > 0 for the
+   * paper's low-rank form W = U V^T with U, V of d x r (fewer weights and multiply-adds).
+   */
+  crossRank?: number;
   /** L2 penalty on the embeddings (per-row scale, so rare ids stay small). Default 1e-6. */
   embeddingL2?: number;
   /** Dropout after each hidden layer of the MLP (training only). Default 0. */
@@ -51,6 +56,11 @@ export interface CtrModelConfig {
    * every field takes part.
    */
   interactionMask?: Float32Array;
+  /**
+   * Adds a frozen Platt-scaling layer on the output logit (identity until `setCalibration`), so a
+   * calibration fitted after training is part of the exported graph. Default false.
+   */
+  calibration?: boolean;
   /**
    * Share of positives in the training data: the output bias starts at its log-odds, so training
    * does not spend its first epochs learning the base rate (clicks are about 2 %).
@@ -154,9 +164,13 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
     const flat = tf.layers.flatten({ name: 'embeddings_flat' }).apply(interacting) as tf.SymbolicTensor;
     let h = tf.layers.concatenate({ name: 'deep_input' }).apply([flat, dense]) as tf.SymbolicTensor;
     if (kind === 'dcn-v2') {
-      h = crossLayer({ numLayers: config.crossLayers ?? 2, seed: seed + 2, name: 'cross_network' }).apply(
-        h,
-      ) as tf.SymbolicTensor;
+      const rank = config.crossRank ?? 0;
+      h =
+        rank > 0
+          ? lowRankCross(h, config.crossLayers ?? 2, rank, seed + 2)
+          : (crossLayer({ numLayers: config.crossLayers ?? 2, seed: seed + 2, name: 'cross_network' }).apply(
+              h,
+            ) as tf.SymbolicTensor);
     }
     hidden.forEach((units, i) => {
       h = tf.layers
@@ -174,12 +188,102 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
     );
   }
 
-  const logit =
+  let logit =
     logits.length === 1 ? logits[0] : (tf.layers.add({ name: 'logit' }).apply(logits) as tf.SymbolicTensor);
+  if (config.calibration) {
+    // Platt scaling a * logit + b as a frozen one-unit Dense layer: the identity while the model
+    // trains, set by `setCalibration` after (fitted on validation), and part of the ONNX graph.
+    logit = tf.layers
+      .dense({
+        units: 1,
+        name: CALIBRATION_LAYER,
+        trainable: false,
+        kernelInitializer: tf.initializers.ones(),
+        biasInitializer: tf.initializers.zeros(),
+      })
+      .apply(logit) as tf.SymbolicTensor;
+  }
   const p = tf.layers
     .activation({ activation: 'sigmoid', name: 'p_click' })
     .apply(logit) as tf.SymbolicTensor;
   return tf.model({ inputs: [ids, dense], outputs: p, name: kind });
+}
+
+const CALIBRATION_LAYER = 'calibration';
+
+/**
+ * Platt scaling (a, b) minimising the log loss of sigmoid(a * logit(p) + b) against `labels`, by
+ * Newton's method on the two parameters (Platt 1999, without his label smoothing: with thousands
+ * of positives it changes nothing).
+ */
+export function fitPlatt(labels: Uint8Array, p: Float32Array): { a: number; b: number } {
+  if (labels.length !== p.length || labels.length === 0)
+    throw new RangeError(
+      `fitPlatt: expected labels and p of one non-zero length, got ${labels.length} and ${p.length}`,
+    );
+  const z = Float64Array.from(p, (q) => {
+    const c = Math.min(1 - 1e-7, Math.max(1e-7, q));
+    return Math.log(c / (1 - c));
+  });
+  let a = 1;
+  let b = 0;
+  for (let it = 0; it < 50; it++) {
+    let ga = 0;
+    let gb = 0;
+    let haa = 0;
+    let hab = 0;
+    let hbb = 0;
+    for (let i = 0; i < z.length; i++) {
+      const q = 1 / (1 + Math.exp(-(a * z[i] + b)));
+      const r = q - labels[i];
+      const w = q * (1 - q);
+      ga += r * z[i];
+      gb += r;
+      haa += w * z[i] * z[i];
+      hab += w * z[i];
+      hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (Math.abs(da) < 1e-9 && Math.abs(db) < 1e-9) break;
+  }
+  return { a, b };
+}
+
+/** Sets the Platt-scaling layer of a model built with `calibration: true`. */
+export function setCalibration(model: tf.LayersModel, { a, b }: { a: number; b: number }): void {
+  const layer = model.getLayer(CALIBRATION_LAYER);
+  const kernel = tf.tensor2d([[a]]);
+  const bias = tf.tensor1d([b]);
+  layer.setWeights([kernel, bias]);
+  kernel.dispose();
+  bias.dispose();
+}
+
+/**
+ * DCN-v2's low-rank cross layers (Wang et al. 2021, eq. 2 with W = U V^T):
+ * x_{l+1} = x0 * (U_l (V_l^T x_l) + b_l) + x_l, built from plain Dense, Multiply and Add layers so
+ * the ONNX export needs no custom converter.
+ */
+function lowRankCross(x0: tf.SymbolicTensor, layers: number, rank: number, seed: number): tf.SymbolicTensor {
+  const d = x0.shape.at(-1);
+  if (typeof d !== 'number') throw new TypeError('lowRankCross: the last input dimension must be known');
+  let x = x0;
+  for (let l = 0; l < layers; l++) {
+    const v = tf.layers
+      .dense({ units: rank, useBias: false, name: `cross_${l}_v`, kernelInitializer: glorot(seed + 2 * l) })
+      .apply(x) as tf.SymbolicTensor;
+    const u = tf.layers
+      .dense({ units: d, name: `cross_${l}_u`, kernelInitializer: glorot(seed + 2 * l + 1) })
+      .apply(v) as tf.SymbolicTensor;
+    const crossed = tf.layers.multiply({ name: `cross_${l}_mul` }).apply([x0, u]) as tf.SymbolicTensor;
+    x = tf.layers.add({ name: `cross_${l}_out` }).apply([crossed, x]) as tf.SymbolicTensor;
+  }
+  return x;
 }
 
 /**

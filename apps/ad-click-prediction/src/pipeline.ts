@@ -36,7 +36,15 @@ import {
   inputShape,
   pickRows,
 } from './features.js';
-import { buildCtrModel, type CtrModelKind, interactionMask, predictCtr, trainCtrModel } from './model.js';
+import {
+  buildCtrModel,
+  type CtrModelKind,
+  fitPlatt,
+  interactionMask,
+  predictCtr,
+  setCalibration,
+  trainCtrModel,
+} from './model.js';
 
 export const APP_ID = 'ad-click-prediction';
 
@@ -158,6 +166,13 @@ export interface Implementation {
   interactionMaxIds?: number;
   /** Batch size (default `batchSizeFor` the training rows). */
   batchSize?: number;
+  /** Rank of DCN-v2's cross layers (0 or absent: full rank; see `CtrModelConfig.crossRank`). */
+  crossRank?: number;
+  /**
+   * Platt scaling of the output fitted on the validation days after training, kept in the
+   * exported graph (see `CtrModelConfig.calibration`).
+   */
+  calibrate?: boolean;
 }
 
 /**
@@ -319,6 +334,8 @@ export async function trainImplementation(
     embeddingL2: impl.embeddingL2,
     dropout: impl.dropout,
     embeddingInitStddev: impl.embeddingInitStddev,
+    crossRank: impl.crossRank,
+    calibration: impl.calibrate === true && impl.kind !== 'base-rate',
     interactionMask:
       maxIds === undefined
         ? undefined
@@ -351,6 +368,7 @@ export async function trainImplementation(
       );
       epochs = history.epochs.length;
       options.progress?.done(`best epoch ${history.bestEpoch + 1} of ${epochs}`);
+      if (impl.calibrate) setCalibration(model, fitPlatt(yv, predictCtr(model, xv)));
     }
     const p = predictCtr(model, xv);
     const metrics = validationMetrics(yv, p, rate);

@@ -6,7 +6,7 @@
  *   npx tsx --conditions @mlsd/source scripts/experiment.ts \
  *     '[{"name":"fm","kind":"factorization-machine","lr":0.005,"l2":1e-5,"init":0.05,"maxIds":300,"epochs":5}]'
  *
- * Keys: kind, lr, l2, init (embedding stddev), dropout, dim, hidden, crossLayers, crossRank,
+ * Keys: kind, lr, l2, init (embedding stddev), dropout, dim, hidden, crossLayers, crossRank, parallel,
  * calibrate (Platt scaling fitted on validation, reported beside the raw model), maxIds or
  * exclude (fields kept out of the interactions), crosses / crossList, numericBuckets, batch, opt
  * ('adam' | 'adagrad'), epochs, patience. SIZE=small for the small world. Run it under the CPU lock.
@@ -81,6 +81,7 @@ for (const c of configs) {
     hidden: c.hidden,
     crossLayers: c.crossLayers,
     crossRank: c.crossRank,
+    parallel: c.parallel,
     calibration: c.calibrate,
     interactionMask: mask,
     seed: 42,

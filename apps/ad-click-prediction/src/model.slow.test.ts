@@ -25,7 +25,8 @@ beforeAll(async () => {
   await initBackend({ prefer: 'cpu', log: () => {} });
 });
 
-// DCN-v2 twice: full-rank cross layers (rank 0) and the low-rank form of plain layers.
+// DCN-v2 twice: stacked full-rank cross layers (rank 0), and the low-rank form of plain layers in
+// the parallel structure.
 describe.each<[CtrModelKind, number]>([
   ['logistic-regression', 0],
   ['factorization-machine', 0],
@@ -49,6 +50,7 @@ describe.each<[CtrModelKind, number]>([
         baseRate: 0.05,
         interactionMask: mask,
         crossRank,
+        parallel: crossRank > 0,
         // The frozen Platt layer rides along with the mask (its weights are randomised below too).
         calibration: masked,
       });

@@ -44,6 +44,11 @@ export interface CtrModelConfig {
    * paper's low-rank form W = U V^T with U, V of d x r (fewer weights and multiply-adds).
    */
   crossRank?: number;
+  /**
+   * DCN-v2's structure: stacked (default; the MLP runs on the cross network's output) or parallel
+   * (cross network and MLP side by side on the same input, their outputs concatenated).
+   */
+  parallel?: boolean;
   /** L2 penalty on the embeddings (per-row scale, so rare ids stay small). Default 1e-6. */
   embeddingL2?: number;
   /** Dropout after each hidden layer of the MLP (training only). Default 0. */
@@ -163,14 +168,16 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
   if (kind === 'deepfm' || kind === 'dcn-v2') {
     const flat = tf.layers.flatten({ name: 'embeddings_flat' }).apply(interacting) as tf.SymbolicTensor;
     let h = tf.layers.concatenate({ name: 'deep_input' }).apply([flat, dense]) as tf.SymbolicTensor;
+    let crossed: tf.SymbolicTensor | undefined;
     if (kind === 'dcn-v2') {
       const rank = config.crossRank ?? 0;
-      h =
+      crossed =
         rank > 0
           ? lowRankCross(h, config.crossLayers ?? 2, rank, seed + 2)
           : (crossLayer({ numLayers: config.crossLayers ?? 2, seed: seed + 2, name: 'cross_network' }).apply(
               h,
             ) as tf.SymbolicTensor);
+      if (!config.parallel) h = crossed;
     }
     hidden.forEach((units, i) => {
       h = tf.layers
@@ -181,6 +188,8 @@ export function buildCtrModel(config: CtrModelConfig): tf.LayersModel {
           .dropout({ rate: dropout, name: `mlp_${i}_dropout`, seed: seed + 30 + i })
           .apply(h) as tf.SymbolicTensor;
     });
+    if (crossed && config.parallel)
+      h = tf.layers.concatenate({ name: 'cross_and_deep' }).apply([crossed, h]) as tf.SymbolicTensor;
     logits.push(
       tf.layers
         .dense({ units: 1, name: 'deep_logit', kernelInitializer: glorot(seed + 20), useBias: false })

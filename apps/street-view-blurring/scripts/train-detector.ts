@@ -23,12 +23,13 @@ import {
   type Interval,
   recallBySide,
 } from '../src/evaluate.js';
-import { DEFAULT_PREPROCESS, preprocessImage } from '../src/features.js';
+import { DEFAULT_PREPROCESS } from '../src/features.js';
 import {
   DEFAULT_DETECTOR,
   detectWithModel,
   headLevels,
   loadDetectorWeights,
+  preprocessForDetection,
   readDetectorWeights,
   resizeDetector,
   SMALL_OBJECT_DETECTOR,
@@ -36,6 +37,7 @@ import {
   trainDetector,
   writeDetectorWeights,
 } from '../src/model.js';
+import { THRESHOLD_TARGETS } from '../src/pipeline.js';
 import { RUN_SIZES, TRAIN_RECIPE } from '../src/study.js';
 
 // Defaults: the default run of `mlsd train` (RUN_SIZES.default, TRAIN_RECIPE), 200 resamples.
@@ -76,13 +78,19 @@ console.log(
 const size = DEFAULT_PREPROCESS.inputSize;
 const detector = resizeDetector(result.model, size, config);
 const run = async (scenes: Scene[]): Promise<EvaluatedImage[]> => {
-  const pre = await Promise.all(scenes.map((s) => preprocessImage(s.image)));
+  const pre = await Promise.all(scenes.map((s) => preprocessForDetection(s.image)));
   const detections = detectWithModel(detector, pre, size, config);
-  return scenes.map((s, i) => ({ id: s.id, objects: s.objects, detections: detections[i] }));
+  return scenes.map((s, i) => ({
+    id: s.id,
+    objects: s.objects,
+    detections: detections[i],
+    width: s.image.width,
+    height: s.image.height,
+  }));
 };
 const validation = await run(generateSplit(seed, 'validation', nVal));
 const test = await run(generateSplit(seed, 'test', nTest));
-const chosen = chooseThresholds(validation, { face: 0.9, plate: 0.95 });
+const chosen = chooseThresholds(validation, THRESHOLD_TARGETS);
 const report = evaluateDetections(test, {
   thresholds: { face: chosen.face.threshold, plate: chosen.plate.threshold },
   resamples,

@@ -1,6 +1,6 @@
 import { createRng } from '@mlsd/core';
 import { describe, expect, it } from 'vitest';
-import { type BlurTarget, blurRegion, blurRegions } from './blur.js';
+import { type BlurTarget, blurRegion, blurRegions, blurredAreaShare } from './blur.js';
 import { generateScenes } from './data.js';
 import type { RgbImage, XywhBox } from './raster.js';
 
@@ -127,5 +127,25 @@ describe('blurRegions', () => {
       /targets\[0\]\.label/,
     );
     await expect(blurRegions(img, [], { enlarge: 0.5 })).rejects.toThrow(/enlarge/);
+  });
+});
+
+describe('blurredAreaShare', () => {
+  it('counts the pixels blurring changes once: enlarged rectangles for plates, inscribed ellipses for faces', () => {
+    // A 10x10 plate enlarged 1.2x about its centre (15, 15): x and y 9..21, 144 pixels of 10,000.
+    expect(blurredAreaShare([{ box: [10, 10, 10, 10], label: 'plate' }], 100, 100)).toBeCloseTo(0.0144, 10);
+    // Two overlapping plates, not enlarged: the union is 15x10.
+    const two: BlurTarget[] = [
+      { box: [10, 10, 10, 10], label: 'plate' },
+      { box: [15, 10, 10, 10], label: 'plate' },
+    ];
+    expect(blurredAreaShare(two, 100, 100, 1)).toBeCloseTo(0.015, 10);
+    // A face filling the image: the inscribed ellipse, about pi/4 of it.
+    expect(blurredAreaShare([{ box: [0, 0, 40, 40], label: 'face' }], 40, 40, 1)).toBeCloseTo(Math.PI / 4, 2);
+    // Boxes past the edge are clipped; nothing blurred is 0.
+    expect(blurredAreaShare([{ box: [90, 90, 20, 20], label: 'plate' }], 100, 100, 1)).toBeCloseTo(0.01, 10);
+    expect(blurredAreaShare([], 100, 100)).toBe(0);
+    expect(() => blurredAreaShare([], 0, 100)).toThrow(/width, height/);
+    expect(() => blurredAreaShare([], 10, 10, 0.5)).toThrow(/enlarge/);
   });
 });

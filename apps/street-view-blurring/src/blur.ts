@@ -50,6 +50,43 @@ export function blurRegion(
 }
 
 /**
+ * The share of an image's pixels that blurring `boxes` changes: the union of the enlarged boxes,
+ * through the inscribed ellipse for faces (pixel centres inside it) and the whole rectangle for plates.
+ * The visible cost of a recall-first operating point (a user sees every blurred sign and window).
+ */
+export function blurredAreaShare(
+  boxes: readonly BlurTarget[],
+  width: number,
+  height: number,
+  enlarge: number = DEFAULT_BLUR.enlarge,
+): number {
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1))
+    throw new RangeError(`width, height: expected positive integers, got ${width}x${height}`);
+  if (!(enlarge >= 1)) throw new RangeError(`enlarge: expected >= 1, got ${enlarge}`);
+  const mask = new Uint8Array(width * height);
+  for (const { box, label } of boxes) {
+    const [x0, y0, x1, y1] = blurRegion(box, enlarge, width, height);
+    const cx = box[0] + box[2] / 2;
+    const cy = box[1] + box[3] / 2;
+    const rx = (box[2] * enlarge) / 2;
+    const ry = (box[3] * enlarge) / 2;
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        if (label === 'face') {
+          const u = (x + 0.5 - cx) / rx;
+          const v = (y + 0.5 - cy) / ry;
+          if (u * u + v * v > 1) continue;
+        }
+        mask[y * width + x] = 1;
+      }
+    }
+  }
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i];
+  return n / mask.length;
+}
+
+/**
  * Weights (n x cells, row-major) taking `cells` mosaic values to `n` pixels along one axis: linear
  * upsampling with pixel centres aligned, then a Gaussian of `sigma` pixels (kernel to 3 sigma,
  * normalised, the region's edge pixels repeated outwards).

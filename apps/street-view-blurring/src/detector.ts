@@ -11,12 +11,13 @@ import {
   cellCount,
   DEFAULT_DECODE,
   type DecodeOptions,
-  decodeDetections,
+  decodePasses,
   HEAD_CHANNELS,
   type HeadLevel,
   headLevels,
-  mirrorInput,
+  plannedRuns,
   SMALL_OBJECT_DETECTOR,
+  zoomedSpec,
 } from './model.js';
 import type { RgbImage } from './raster.js';
 
@@ -39,17 +40,27 @@ export class OnnxDetector {
     });
   }
 
-  /** Scored boxes in the image's own pixels, after class-wise NMS (over the mirrored input's boxes too by default). */
+  /**
+   * Scored boxes in the image's own pixels, after class-wise NMS over every run: the input, its
+   * mirror (`flip`) and the tiles of the image letterboxed at `zoom` times the input side (`zoom`),
+   * all in one batch.
+   */
   async detect(image: RgbImage): Promise<Detection[]> {
     const pre = await preprocessImage(image, this.spec);
     const n = this.spec.inputSize;
-    const run = async (input: Float32Array) => {
-      const result = await this.model.run({ image: { data: input, dims: [1, n, n, 3] } });
-      return Object.values(result)[0].data as Float32Array;
-    };
-    const out = await run(pre.input);
-    const mirrored = this.decode.flip ? await run(mirrorInput(pre.input, n)) : undefined;
-    return decodeDetections(out, levelsOf(out.length, n), pre.geometry, this.decode, mirrored);
+    const zoomed =
+      this.decode.zoom > 1
+        ? await preprocessImage(image, zoomedSpec(this.spec, this.decode.zoom))
+        : undefined;
+    const per = n * n * 3;
+    const plan = plannedRuns(pre, n, this.decode, zoomed);
+    const batch = new Float32Array(plan.inputs.length * per);
+    for (let i = 0; i < plan.inputs.length; i++) batch.set(plan.inputs[i], i * per);
+    const result = await this.model.run({ image: { data: batch, dims: [plan.inputs.length, n, n, 3] } });
+    const all = Object.values(result)[0].data as Float32Array;
+    const each = all.length / plan.inputs.length;
+    const outputs = plan.inputs.map((_, i) => all.subarray(i * each, (i + 1) * each));
+    return decodePasses(plan.passes(outputs, levelsOf(each, n)), this.decode);
   }
 
   /**

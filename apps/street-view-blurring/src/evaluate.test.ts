@@ -84,6 +84,31 @@ describe('evaluateDetections', () => {
     ]).toEqual(['medium', 'small', 'medium', 'large']);
   });
 
+  it('reports the boxes blurred per image and their share of the image at the thresholds', () => {
+    const images: EvaluatedImage[] = [
+      {
+        id: 'a',
+        objects: [{ box: [0, 0, 10, 10], label: 'plate' }],
+        detections: [
+          { box: [0, 0, 10, 10], label: 'plate', score: 0.9 },
+          face([50, 50, 20, 20], 0.2), // below the face threshold: not blurred
+        ],
+        width: 100,
+        height: 100,
+      },
+      { id: 'b', objects: [], detections: [], width: 100, height: 100 },
+    ];
+    const r = evaluateDetections(images, { thresholds: { face: 0.5, plate: 0.5 }, resamples: 50, seed: 1 });
+    expect(r.blurred.boxesPerImage.estimate).toBe(0.5);
+    // The plate enlarged 1.2x: pixels 0..10 on each axis (clipped at 0), 121 of 10,000; image b has none.
+    expect(r.blurred.areaShare.estimate).toBeCloseTo(0.0121 / 2, 10);
+    expect(r.blurred.areaShare.lower).toBeLessThanOrEqual(r.blurred.areaShare.estimate);
+    expect(r.blurred.areaShare.upper).toBeGreaterThan(r.blurred.areaShare.estimate);
+    // Without the images' sizes the share is not computed.
+    const noSize = images.map(({ width: _w, height: _h, ...im }) => im);
+    expect(evaluateDetections(noSize, { resamples: 0 }).blurred.areaShare.estimate).toBeNaN();
+  });
+
   it('gives bootstrap intervals over images that hold the estimate and repeat with the seed', () => {
     const images: EvaluatedImage[] = Array.from({ length: 30 }, (_, i) => ({
       id: `i${i}`,

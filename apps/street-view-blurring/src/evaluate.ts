@@ -12,6 +12,7 @@
  */
 import { iou, seededRandom } from '@mlsd/metrics';
 import type { Detection } from './baseline.js';
+import { blurredAreaShare } from './blur.js';
 import { CLASSES, type ObjectClass } from './data.js';
 import type { XywhBox } from './raster.js';
 
@@ -20,6 +21,9 @@ export interface EvaluatedImage {
   id: string;
   objects: readonly { box: XywhBox; label: ObjectClass }[];
   detections: readonly Detection[];
+  /** The image's size, for the blurred-area share (without it the share is not computed). */
+  width?: number;
+  height?: number;
 }
 
 /** A value with its bootstrap interval. */
@@ -50,6 +54,11 @@ export interface DetectionReport {
   precision: { iou10: Interval; iou50: Interval; iou70: Interval };
   /** Recall at IoU 0.5 at the thresholds. */
   recall: Record<ObjectClass, Record<SizeName | 'all', Interval>>;
+  /**
+   * What blurring at the thresholds costs a viewer: boxes blurred per image, and the mean share of an
+   * image's pixels they change ({@link blurredAreaShare}; NaN when the images carry no size).
+   */
+  blurred: { boxesPerImage: Interval; areaShare: Interval };
   resamples: number;
   level: number;
 }
@@ -113,6 +122,8 @@ const PRECISION_IOUS = [0.1, 0.5, 0.7] as const;
 interface ImageSummary {
   ap: Record<ObjectClass, { scores: number[]; matched: Uint8Array[]; gt: number }>;
   kept: number;
+  /** Share of the image's pixels blurred at the thresholds (NaN without the image's size). */
+  areaShare: number;
   tpKept: number[];
   found: Record<ObjectClass, Record<SizeName, number>>;
   total: Record<ObjectClass, Record<SizeName, number>>;
@@ -176,7 +187,12 @@ function summarizeImage(im: EvaluatedImage, thresholds: Record<ObjectClass, numb
       if (hit[g]) found[c][s]++;
     });
   }
-  return { ap, kept, tpKept, found, total };
+  const keptAll = im.detections.filter((d) => d.score >= thresholds[d.label]);
+  const areaShare =
+    im.width !== undefined && im.height !== undefined
+      ? blurredAreaShare(keptAll, im.width, im.height)
+      : Number.NaN;
+  return { ap, kept, areaShare, tpKept, found, total };
 }
 
 /** COCO's 101-point interpolated AP of a precision-recall curve (precision made monotone first). */
@@ -242,6 +258,8 @@ function weightedMetrics(
     return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : Number.NaN;
   };
   let kept = 0;
+  let drawn = 0;
+  let area = 0;
   const tp = PRECISION_IOUS.map(() => 0);
   const found = { face: { small: 0, medium: 0, large: 0 }, plate: { small: 0, medium: 0, large: 0 } };
   const total = { face: { small: 0, medium: 0, large: 0 }, plate: { small: 0, medium: 0, large: 0 } };
@@ -249,6 +267,8 @@ function weightedMetrics(
     const w = weights[i];
     if (w === 0) return;
     kept += w * s.kept;
+    drawn += w;
+    area += w * s.areaShare;
     s.tpKept.forEach((v, k) => {
       tp[k] += w * v;
     });
@@ -274,6 +294,8 @@ function weightedMetrics(
     ...apByClass.map((a) => a.ap50),
     ...tp.map((v) => (kept === 0 ? Number.NaN : v / kept)),
     ...recall,
+    drawn === 0 ? Number.NaN : kept / drawn,
+    drawn === 0 ? Number.NaN : area / drawn,
   ];
 }
 
@@ -342,6 +364,7 @@ export function evaluateDetections(
   const precision = { iou10: next(), iou50: next(), iou70: next() };
   const recall = {} as DetectionReport['recall'];
   for (const c of CLASSES) recall[c] = { all: next(), small: next(), medium: next(), large: next() };
+  const blurred = { boxesPerImage: next(), areaShare: next() };
   const counts = {} as DetectionReport['counts'];
   for (const c of CLASSES) {
     counts[c] = { all: 0, small: 0, medium: 0, large: 0 };
@@ -362,6 +385,7 @@ export function evaluateDetections(
     perClass: { face: { ap: ap[0], ap50: ap50[0] }, plate: { ap: ap[1], ap50: ap50[1] } },
     precision,
     recall,
+    blurred,
     resamples,
     level,
   };

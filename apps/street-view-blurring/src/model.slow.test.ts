@@ -10,12 +10,17 @@ import { DEFAULT_PREPROCESS, preprocessImage } from './features.js';
 import {
   buildDetector,
   buildTrainingSet,
+  DEFAULT_DECODE,
   decodeDetections,
+  decodePasses,
+  detectWithModel,
   HEAD_CHANNELS,
   headLevels,
   loadDetectorWeights,
   mirrorInput,
+  plannedRuns,
   predictHeads,
+  preprocessForDetection,
   readDetectorWeights,
   SMALL_OBJECT_DETECTOR,
   saveDetectorWeights,
@@ -63,7 +68,7 @@ describe('detector', () => {
     const model = buildDetector(256, undefined, 6);
     const scene = generateScene(8, 5, { width: 320, height: 200 });
     const pre = await preprocessImage(scene.image);
-    const one = { minScore: 0.005, flip: false };
+    const one = { minScore: 0.005, flip: false, zoom: 1 };
     const expected = decodeDetections(predictHeads(model, [pre.input], 256)[0], 32, pre.geometry, one);
     const bytes = exportToOnnx(model);
     const detector = await OnnxDetector.load(bytes, { decode: one });
@@ -87,7 +92,7 @@ describe('detector', () => {
     const mirrored = mirrorInput(pre.input, 256);
     const tfMirrored = predictHeads(model, [mirrored], 256)[0];
     const onnx = await OnnxModel.load(bytes);
-    const flipped = await OnnxDetector.load(bytes, { decode: { minScore: 0.005 } });
+    const flipped = await OnnxDetector.load(bytes, { decode: { minScore: 0.005, zoom: 1 } });
     try {
       const run = async (x: Float32Array) =>
         Object.values(await onnx.run({ image: { data: x, dims: [1, 256, 256, 3] } }))[0].data as Float32Array;
@@ -98,12 +103,63 @@ describe('detector', () => {
         maxDiff = Math.max(maxDiff, Math.abs(outMirrored[k] - tfMirrored[k]));
       expect(maxDiff).toBeLessThan(1e-4);
       const both = await flipped.detect(scene.image);
-      expect(both).toEqual(decodeDetections(out, 32, pre.geometry, { minScore: 0.005 }, outMirrored));
+      expect(both).toEqual(
+        decodeDetections(out, 32, pre.geometry, { minScore: 0.005, zoom: 1 }, outMirrored),
+      );
       // The mirrored pass changes the result.
       expect(both).not.toEqual(decodeDetections(out, 32, pre.geometry, one));
     } finally {
       await onnx.close();
       await flipped.close();
+    }
+  });
+
+  it('runs the zoomed tiles in OnnxDetector as tfjs runs them, and decodes them with the other passes', async () => {
+    const model = buildDetector(256, SMALL_OBJECT_DETECTOR, 9);
+    const levels = headLevels(256, SMALL_OBJECT_DETECTOR);
+    const scene = generateScene(8, 7, { width: 320, height: 240 });
+    const pre = await preprocessForDetection(scene.image);
+    expect(pre.zoomed?.geometry.inputSize).toBe(512);
+    const plan = plannedRuns(pre, 256, DEFAULT_DECODE, pre.zoomed);
+    expect(plan.inputs).toHaveLength(2 + 9);
+    const tfOut = predictHeads(model, plan.inputs, 256);
+    const bytes = exportToOnnx(model, { name: 'street-view-detector' });
+    const onnx = await OnnxModel.load(bytes);
+    const detector = await OnnxDetector.load(bytes, { decode: { minScore: 0.005 } });
+    try {
+      // Every run, tiles included, matches tfjs.
+      const out: Float32Array[] = [];
+      for (const [i, x] of plan.inputs.entries()) {
+        const o = Object.values(await onnx.run({ image: { data: x, dims: [1, 256, 256, 3] } }))[0]
+          .data as Float32Array;
+        let maxDiff = 0;
+        for (let k = 0; k < o.length; k++) maxDiff = Math.max(maxDiff, Math.abs(o[k] - tfOut[i][k]));
+        expect(maxDiff).toBeLessThan(1e-4);
+        out.push(o);
+      }
+      // OnnxDetector batches the same runs and decodes them together; the zoomed pass adds boxes.
+      const got = await detector.detect(scene.image);
+      const expected = decodePasses(plan.passes(out, levels), { minScore: 0.005 });
+      expect(got.length).toBe(expected.length);
+      for (const d of got) {
+        const twin = expected.find(
+          (e) =>
+            e.label === d.label &&
+            Math.abs(e.score - d.score) < 1e-4 &&
+            e.box.every((v, m) => Math.abs(v - d.box[m]) < 1e-3),
+        );
+        expect(twin).toBeDefined();
+        expect(d.box[0] + d.box[2]).toBeLessThanOrEqual(320 + 1e-9);
+        expect(d.box[1] + d.box[3]).toBeLessThanOrEqual(240 + 1e-9);
+      }
+      const withoutZoom = decodePasses(plan.passes(out, levels).slice(0, 2), { minScore: 0.005 });
+      expect(got).not.toEqual(withoutZoom);
+      // detectWithModel (tfjs) decodes the same runs the same way.
+      const viaTfjs = detectWithModel(model, [pre], 256, SMALL_OBJECT_DETECTOR, { minScore: 0.005 })[0];
+      expect(viaTfjs).toEqual(decodePasses(plan.passes(tfOut, levels), { minScore: 0.005 }));
+    } finally {
+      await onnx.close();
+      await detector.close();
     }
   });
 
@@ -127,7 +183,7 @@ describe('detector', () => {
       await onnx.close();
     }
     const expected = decodeDetections(tfOut, levels, pre.geometry, { minScore: 0.005, flip: false });
-    const detector = await OnnxDetector.load(bytes, { decode: { minScore: 0.005, flip: false } });
+    const detector = await OnnxDetector.load(bytes, { decode: { minScore: 0.005, flip: false, zoom: 1 } });
     try {
       const got = await detector.detect(scene.image);
       expect(got.length).toBe(expected.length);

@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { generateScene } from './data.js';
-import { letterboxGeometry } from './features.js';
+import { boxToInput, DEFAULT_PREPROCESS, letterboxGeometry } from './features.js';
 import {
+  DEFAULT_DECODE,
   decodeDetections,
+  decodePasses,
   encodeTargets,
   HEAD_CHANNELS,
   headLevels,
   mirrorInput,
+  plannedRuns,
   SMALL_OBJECT_DETECTOR,
   STRIDE,
   TARGET_CHANNELS,
+  tileOrigins,
+  zoomedSpec,
+  zoomTiles,
 } from './model.js';
 import type { XywhBox } from './raster.js';
 
@@ -171,6 +177,95 @@ describe('encodeTargets / decodeDetections', () => {
       expect(d?.box.map((v) => +v.toFixed(4))).toEqual(o.box);
     }
     expect(() => decodeDetections(new Float32Array(32 * 32 * 6), levels)).toThrow(/64x64 \+ 32x32 cells/);
+  });
+});
+
+describe('the zoomed pass (test-time image pyramid)', () => {
+  it('tiles the zoomed input with overlapping tiles of the input side', () => {
+    expect(tileOrigins(512, 256)).toEqual([0, 128, 256]);
+    expect(tileOrigins(256, 256)).toEqual([0]);
+    expect(tileOrigins(768, 256)).toEqual([0, 128, 256, 384, 512]);
+    expect(() => tileOrigins(100, 256)).toThrow(/tile <= size/);
+    // A 4x4 input whose value is the pixel index, in 2x2 tiles: origins 0, 1, 2 per axis.
+    const input = Float32Array.from({ length: 4 * 4 * 3 }, (_, i) => Math.floor(i / 3));
+    const tiles = zoomTiles(input, 4, 2);
+    expect(tiles.map((t) => t.offset)).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 0],
+      [0, 1],
+      [1, 1],
+      [2, 1],
+      [0, 2],
+      [1, 2],
+      [2, 2],
+    ]);
+    // Tile (1, 2): rows 2-3, columns 1-2 -> pixels 9, 10, 13, 14.
+    expect(Array.from(tiles[7].input.filter((_, i) => i % 3 === 0))).toEqual([9, 10, 13, 14]);
+    expect(() => zoomTiles(new Float32Array(5), 4, 2)).toThrow(/4x4x3/);
+    expect(zoomedSpec(DEFAULT_PREPROCESS, 2).inputSize).toBe(512);
+    expect(() => zoomedSpec(DEFAULT_PREPROCESS, 1.5)).toThrow(/integer/);
+  });
+
+  it('maps the boxes of every tile back to source pixels, keeps only small ones when asked, and merges them in NMS', () => {
+    // A 320x240 source: letterboxed to 256 (scale 0.8, 32 px of padding above) and to 512 (scale 1.6).
+    const config = SMALL_OBJECT_DETECTOR;
+    const geometry = letterboxGeometry(320, 240);
+    const zoomedGeometry = letterboxGeometry(320, 240, zoomedSpec(DEFAULT_PREPROCESS, 2));
+    expect(zoomedGeometry.padY).toBe(64);
+    const objects = [
+      { box: [20, 30, 4, 5] as XywhBox, label: 'face' as const }, // 6.4x8 px zoomed: in tile (0, 0) only
+      { box: [158, 100, 6, 3] as XywhBox, label: 'plate' as const }, // near x = 160 source: in several tiles
+      { box: [250, 150, 40, 40] as XywhBox, label: 'face' as const }, // 64 px zoomed, 32 px at 1x
+    ];
+    const levels = headLevels(256, config);
+    const cells = levels.reduce((n, l) => n + l.grid * l.grid, 0);
+    const plan = plannedRuns(
+      { input: new Float32Array(256 * 256 * 3), geometry },
+      256,
+      { flip: false, zoom: 2, zoomMaxSide: Number.POSITIVE_INFINITY },
+      { input: new Float32Array(512 * 512 * 3), geometry: zoomedGeometry },
+    );
+    expect(plan.inputs).toHaveLength(1 + 9);
+    // A perfect network on each run: the 1x input sees nothing (a small object it missed), each tile
+    // sees the zoomed objects that lie wholly inside it, in its own pixels.
+    const offsets = tileOrigins(512, 256).flatMap((y) => tileOrigins(512, 256).map((x) => [x, y]));
+    const outputs = [
+      new Float32Array(cells * HEAD_CHANNELS).fill(-8),
+      ...offsets.map(([x, y]) => {
+        const inside = objects
+          .map((o) => {
+            const b = boxToInput(o.box, zoomedGeometry);
+            return { label: o.label, box: [b[0] - x, b[1] - y, b[2], b[3]] as XywhBox };
+          })
+          .filter(
+            (o) => o.box[0] >= 0 && o.box[1] >= 0 && o.box[0] + o.box[2] <= 256 && o.box[1] + o.box[3] <= 256,
+          );
+        return perfectHead(encodeTargets(inside, 256, config), 64, cells);
+      }),
+    ];
+    const all = decodePasses(plan.passes(outputs, levels), { nmsIou: 0.45 });
+    // Each object once (the copies of overlapping tiles merge in NMS), in source pixels.
+    expect(all).toHaveLength(3);
+    for (const o of objects) {
+      const d = all.find((x) => x.label === o.label && Math.abs(x.box[0] - o.box[0]) < 0.5);
+      expect(d?.box.map((v) => +v.toFixed(3))).toEqual(o.box);
+    }
+    // Zoomed boxes kept only below 16 px at 1x (32 px zoomed): the 32 px face goes.
+    const small = plannedRuns(
+      { input: new Float32Array(256 * 256 * 3), geometry },
+      256,
+      { flip: false, zoom: 2, zoomMaxSide: 16 },
+      { input: new Float32Array(512 * 512 * 3), geometry: zoomedGeometry },
+    );
+    const kept = decodePasses(small.passes(outputs, levels), { nmsIou: 0.45 });
+    expect(kept.map((d) => d.label).sort()).toEqual(['face', 'plate']);
+    expect(kept.every((d) => d.box[2] < 16)).toBe(true);
+    // The zoomed input must be there, at twice the side.
+    expect(() =>
+      plannedRuns({ input: new Float32Array(256 * 256 * 3), geometry }, 256, { ...DEFAULT_DECODE, zoom: 2 }),
+    ).toThrow(/preprocessed at 512/);
+    expect(() => small.passes(outputs.slice(1), levels)).toThrow(/expected 10 outputs/);
   });
 });
 

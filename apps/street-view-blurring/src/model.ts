@@ -26,7 +26,13 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { classWiseNms, type Detection } from './baseline.js';
 import { CLASSES, type ObjectClass } from './data.js';
-import { boxToSource, type Letterbox } from './features.js';
+import {
+  boxToSource,
+  DEFAULT_PREPROCESS,
+  type Letterbox,
+  type PreprocessSpec,
+  preprocessImage,
+} from './features.js';
 import type { RgbImage, XywhBox } from './raster.js';
 
 /** Pixels per grid cell. */
@@ -288,6 +294,19 @@ export interface DecodeOptions {
    * NMS together (default true). Read by the callers that run the model (OnnxDetector, detectWithModel).
    */
   flip: boolean;
+  /**
+   * Test-time image pyramid: with `zoom` 2 the detector also runs on the image letterboxed at twice
+   * the input size, cut into overlapping tiles of the input size ({@link zoomTiles}), so objects
+   * below 8 input pixels reach the sizes the stride-4 level was trained on (default 2; 1: no zoomed
+   * pass). Chosen on the validation split (README, section 6).
+   * Read by the callers that run the model, like `flip`.
+   */
+  zoom: number;
+  /**
+   * Boxes of the zoomed pass are kept only when their side sqrt(w·h), in pixels of the 1x input, is
+   * below this (the zoomed pass is for small objects; default Infinity: all kept).
+   */
+  zoomMaxSide: number;
 }
 
 export const DEFAULT_DECODE: DecodeOptions = {
@@ -295,16 +314,32 @@ export const DEFAULT_DECODE: DecodeOptions = {
   nmsIou: { face: 0.45, plate: 0.6 },
   maxDetections: 300,
   flip: true,
+  zoom: 2,
+  zoomMaxSide: Number.POSITIVE_INFINITY,
 };
 
-/** Scored boxes of every cell above the floor, before NMS; `mirrored`: the output of the flipped input. */
-function decodeCandidates(
-  output: Float32Array,
-  list: readonly HeadLevel[],
-  minScore: number,
-  mirrored: boolean,
-  geometry?: Letterbox,
-): Detection[] {
+/**
+ * One run of the detector to decode: its output, where its input sits, and which boxes to keep.
+ * Boxes are decoded in the run's input pixels, mirrored back when `mirrored`, moved by `offset`
+ * (a tile's top-left corner in the letterboxed image), filtered by `maxSide` (in those letterboxed
+ * pixels) and mapped to source pixels through `geometry` when given.
+ */
+export interface DecodePass {
+  output: Float32Array;
+  levels: number | readonly HeadLevel[];
+  geometry?: Letterbox;
+  mirrored?: boolean;
+  offset?: readonly [number, number];
+  /** Keep only boxes whose side sqrt(w·h), in the letterboxed image's pixels, is below this. */
+  maxSide?: number;
+}
+
+/** Scored boxes of every cell above the floor, before NMS. */
+function decodeCandidates(pass: DecodePass, minScore: number): Detection[] {
+  const { output, geometry } = pass;
+  const list = typeof pass.levels === 'number' ? [{ grid: pass.levels, stride: STRIDE }] : pass.levels;
+  const [ox, oy] = pass.offset ?? [0, 0];
+  const maxSide = pass.maxSide ?? Number.POSITIVE_INFINITY;
   const cells = cellCount(list);
   if (output.length !== cells * HEAD_CHANNELS) {
     const what = list.map((l) => `${l.grid}x${l.grid}`).join(' + ');
@@ -325,9 +360,10 @@ function decodeCandidates(
           // Clamp the log sizes: an untrained head must not produce infinite boxes.
           const w = stride * Math.exp(Math.min(6, Math.max(-4, output[k + 4])));
           const h = stride * Math.exp(Math.min(6, Math.max(-4, output[k + 5])));
+          if (!(Math.sqrt(w * h) < maxSide)) continue;
           const cx = (i + 0.5 + output[k + 2]) * stride;
           const cy = (j + 0.5 + output[k + 3]) * stride;
-          let box: XywhBox = [mirrored ? side - cx - w / 2 : cx - w / 2, cy - h / 2, w, h];
+          let box: XywhBox = [(pass.mirrored ? side - cx - w / 2 : cx - w / 2) + ox, cy - h / 2 + oy, w, h];
           if (geometry) box = boxToSource(box, geometry);
           if (box[2] <= 0 || box[3] <= 0) continue;
           dets.push({ box, label: CLASSES[c], score });
@@ -352,6 +388,20 @@ function nmsPerClass(dets: readonly Detection[], iou: DecodeOptions['nmsIou']): 
 }
 
 /**
+ * Decodes the runs of one image ({@link DecodePass}: the input, its mirror, the tiles of the zoomed
+ * input) into scored boxes, then one class-wise NMS over all of them, best first, at most
+ * `maxDetections`.
+ */
+export function decodePasses(
+  passes: readonly DecodePass[],
+  options: Partial<DecodeOptions> = {},
+): Detection[] {
+  const opts = { ...DEFAULT_DECODE, ...options };
+  const dets = passes.flatMap((p) => decodeCandidates(p, opts.minScore));
+  return nmsPerClass(dets, opts.nmsIou).slice(0, opts.maxDetections);
+}
+
+/**
  * Decodes one image's head output (cells x 6, channels last, logits and box encodings; a single
  * level is a grid x grid x 6 map) into scored boxes in input pixels, or in source pixels when the
  * letterbox geometry is given, after class-wise NMS. `levels` is the grid side of a single
@@ -365,11 +415,9 @@ export function decodeDetections(
   options: Partial<DecodeOptions> = {},
   mirrored?: Float32Array,
 ): Detection[] {
-  const opts = { ...DEFAULT_DECODE, ...options };
-  const list = typeof levels === 'number' ? [{ grid: levels, stride: STRIDE }] : levels;
-  const dets = decodeCandidates(output, list, opts.minScore, false, geometry);
-  if (mirrored) dets.push(...decodeCandidates(mirrored, list, opts.minScore, true, geometry));
-  return nmsPerClass(dets, opts.nmsIou).slice(0, opts.maxDetections);
+  const passes: DecodePass[] = [{ output, levels, geometry }];
+  if (mirrored) passes.push({ output: mirrored, levels, geometry, mirrored: true });
+  return decodePasses(passes, options);
 }
 
 /** The input mirrored left to right (square, channels last, side `size`). */
@@ -389,6 +437,124 @@ export function mirrorInput(input: Float32Array, size: number): Float32Array {
     }
   }
   return out;
+}
+
+/**
+ * Tile origins along one axis of side `size` for tiles of side `tile`: evenly spaced from 0 to
+ * `size - tile`, at most half a tile apart, so every point lies at least a quarter tile inside some
+ * tile (or at the image's own edge). 512 with 256 tiles: 0, 128, 256.
+ */
+export function tileOrigins(size: number, tile: number): number[] {
+  if (!(Number.isInteger(tile) && tile >= 1 && Number.isInteger(size) && size >= tile))
+    throw new RangeError(`tile: expected integers with 1 <= tile <= size, got tile ${tile}, size ${size}`);
+  if (size === tile) return [0];
+  const n = Math.ceil((size - tile) / (tile / 2)) + 1;
+  return Array.from({ length: n }, (_, i) => Math.round((i * (size - tile)) / (n - 1)));
+}
+
+/**
+ * The square tiles of side `tile` of a square input of side `size` (channels last, 3 channels), on
+ * the grid of {@link tileOrigins}, row by row, each with its top-left corner.
+ */
+export function zoomTiles(
+  input: Float32Array,
+  size: number,
+  tile: number,
+): { input: Float32Array; offset: [number, number] }[] {
+  if (input.length !== size * size * 3)
+    throw new RangeError(
+      `input: expected ${size}x${size}x3 = ${size * size * 3} values, got ${input.length}`,
+    );
+  const origins = tileOrigins(size, tile);
+  const out: { input: Float32Array; offset: [number, number] }[] = [];
+  for (const y0 of origins) {
+    for (const x0 of origins) {
+      const t = new Float32Array(tile * tile * 3);
+      for (let y = 0; y < tile; y++) {
+        const from = ((y0 + y) * size + x0) * 3;
+        t.set(input.subarray(from, from + tile * 3), y * tile * 3);
+      }
+      out.push({ input: t, offset: [x0, y0] });
+    }
+  }
+  return out;
+}
+
+/** The preprocessing spec of the zoomed pass: the same letterbox at `zoom` times the input side. */
+export function zoomedSpec(spec: PreprocessSpec, zoom: number): PreprocessSpec {
+  if (!(Number.isInteger(zoom) && zoom >= 1))
+    throw new RangeError(`zoom: expected an integer >= 1, got ${zoom}`);
+  return { ...spec, inputSize: spec.inputSize * zoom };
+}
+
+/**
+ * An image preprocessed for the detector's runs under `options`: letterboxed at the input size and,
+ * when `options.zoom` > 1, at `zoom` times it (`zoomed`), as {@link detectWithModel} takes it.
+ */
+export async function preprocessForDetection(
+  image: RgbImage,
+  spec: PreprocessSpec = DEFAULT_PREPROCESS,
+  options: Pick<DecodeOptions, 'zoom'> = DEFAULT_DECODE,
+): Promise<{
+  input: Float32Array;
+  geometry: Letterbox;
+  zoomed?: { input: Float32Array; geometry: Letterbox };
+}> {
+  const pre = await preprocessImage(image, spec);
+  if (options.zoom <= 1) return { input: pre.input, geometry: pre.geometry };
+  const zoomed = await preprocessImage(image, zoomedSpec(spec, options.zoom));
+  return {
+    input: pre.input,
+    geometry: pre.geometry,
+    zoomed: { input: zoomed.input, geometry: zoomed.geometry },
+  };
+}
+
+/**
+ * The runs of the detector for one image under `options` (flip, zoom): the inputs to run (each of the
+ * detector's input side) and, given their outputs in the same order, the passes to decode.
+ * `zoomed` is the image preprocessed with {@link zoomedSpec} (needed when `options.zoom` > 1).
+ */
+export function plannedRuns(
+  pre: { input: Float32Array; geometry: Letterbox },
+  size: number,
+  options: Pick<DecodeOptions, 'flip' | 'zoom' | 'zoomMaxSide'>,
+  zoomed?: { input: Float32Array; geometry: Letterbox },
+): {
+  inputs: Float32Array[];
+  passes: (outputs: readonly Float32Array[], levels: number | readonly HeadLevel[]) => DecodePass[];
+} {
+  type Make = (output: Float32Array, levels: number | readonly HeadLevel[]) => DecodePass;
+  const inputs = [pre.input];
+  const make: Make[] = [(output, levels) => ({ output, levels, geometry: pre.geometry })];
+  if (options.flip) {
+    inputs.push(mirrorInput(pre.input, size));
+    make.push((output, levels) => ({ output, levels, geometry: pre.geometry, mirrored: true }));
+  }
+  if (options.zoom > 1) {
+    if (!zoomed || zoomed.geometry.inputSize !== size * options.zoom)
+      throw new RangeError(
+        `zoomed: expected the image preprocessed at ${size * options.zoom}, got ${zoomed ? zoomed.geometry.inputSize : 'none'}`,
+      );
+    for (const t of zoomTiles(zoomed.input, size * options.zoom, size)) {
+      inputs.push(t.input);
+      make.push((output, levels) => ({
+        output,
+        levels,
+        geometry: zoomed.geometry,
+        offset: t.offset,
+        maxSide: options.zoomMaxSide * options.zoom,
+      }));
+    }
+  }
+  return {
+    inputs,
+    passes: (outputs, levels) => {
+      if (outputs.length !== make.length)
+        throw new RangeError(`outputs: expected ${make.length} outputs, got ${outputs.length}`);
+      return outputs.map((o, i) => make[i](o, levels));
+    },
+  };
 }
 
 // Training ---------------------------------------------------------------------------------------
@@ -545,30 +711,35 @@ export function predictHeads(
 
 /**
  * Detections of a tfjs detector (built for `size`) on preprocessed images, decoded as serving does
- * (OnnxDetector): with the mirrored input too when `options.flip` (the default).
+ * (OnnxDetector): with the mirrored input too when `options.flip` (the default), and with the tiles
+ * of the zoomed input when `options.zoom` > 1 (each image then needs `zoomed`, preprocessed with
+ * {@link zoomedSpec}).
  */
 export function detectWithModel(
   model: tf.LayersModel,
-  images: readonly { input: Float32Array; geometry: Letterbox }[],
+  images: readonly {
+    input: Float32Array;
+    geometry: Letterbox;
+    zoomed?: { input: Float32Array; geometry: Letterbox };
+  }[],
   size: number,
   config: DetectorConfig,
   options: Partial<DecodeOptions> = {},
 ): Detection[][] {
-  const flip = options.flip ?? DEFAULT_DECODE.flip;
+  const opts = { ...DEFAULT_DECODE, ...options };
   const levels = headLevels(size, config);
+  const plans = images.map((p) => plannedRuns(p, size, opts, p.zoomed));
   const out = predictHeads(
     model,
-    images.map((p) => p.input),
+    plans.flatMap((p) => p.inputs),
     size,
   );
-  const mirrored = flip
-    ? predictHeads(
-        model,
-        images.map((p) => mirrorInput(p.input, size)),
-        size,
-      )
-    : undefined;
-  return images.map((p, i) => decodeDetections(out[i], levels, p.geometry, options, mirrored?.[i]));
+  let k = 0;
+  return plans.map((p) => {
+    const outputs = out.slice(k, k + p.inputs.length);
+    k += p.inputs.length;
+    return decodePasses(p.passes(outputs, levels), opts);
+  });
 }
 
 /** Saved weights of a detector: its config and every weight tensor, float32, in layer order. */

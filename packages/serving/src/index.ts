@@ -62,6 +62,7 @@ export type {
   TypedArray,
 } from './model.js';
 export {
+  type CheckpointInfo,
   createPredictionLog,
   type FeedbackRecord,
   feedback,

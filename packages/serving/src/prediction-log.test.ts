@@ -2,12 +2,12 @@
  * The prediction log: batched appends (size, interval, close), bad rows reported while good rows
  * are kept, lookup by id and the join of delayed labels.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPredictionLog } from './prediction-log.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type CheckpointInfo, createPredictionLog } from './prediction-log.js';
 
 const dirs: string[] = [];
 function tempFile() {
@@ -24,6 +24,20 @@ function count(file: string, table: string): number {
   const n = (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   db.close();
   return n;
+}
+
+/** Rows of `table` in the database file alone, without its WAL: what checkpoints have copied there. */
+function countInFileAlone(file: string, table: string): number {
+  const copy = join(mkdtempSync(join(tmpdir(), 'serving-log-copy-')), 'copy.sqlite');
+  dirs.push(join(copy, '..'));
+  copyFileSync(file, copy);
+  const db = new Database(copy);
+  try {
+    const exists = db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table);
+    return exists ? (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n : 0;
+  } finally {
+    db.close();
+  }
 }
 
 describe('createPredictionLog', () => {
@@ -117,5 +131,53 @@ describe('createPredictionLog', () => {
     expect(rejected[0][1]).toMatch(/UNIQUE constraint failed: predictions\.id/);
     expect(log.getPrediction('other')).toBeDefined();
     log.close();
+  });
+
+  it("'worker' checkpoints copy the WAL into the database file from a worker thread", async () => {
+    const rows = 300;
+    const log = (walCheckpoint: 'auto' | 'worker', file: string, infos: CheckpointInfo[] = []) => {
+      const l = createPredictionLog({
+        db: file,
+        batchSize: 50,
+        flushIntervalMs: 60_000,
+        walCheckpoint,
+        checkpointIntervalMs: 0,
+        onCheckpoint: (info) => infos.push(info),
+      });
+      for (let i = 0; i < rows; i++) l.logPrediction({ model: 'ctr', version: '1', score: i });
+      return l;
+    };
+    // SQLite's own checkpoint waits for 1,000 WAL pages: these rows stay in the WAL.
+    const autoFile = tempFile();
+    const auto = log('auto', autoFile);
+    expect(auto.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    expect(countInFileAlone(autoFile, 'predictions')).toBe(0);
+    auto.close();
+
+    const file = tempFile();
+    const infos: CheckpointInfo[] = [];
+    const background = log('worker', file, infos);
+    // The writing connection never checkpoints; the worker does, and reports it.
+    expect(background.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    await vi.waitFor(() => expect(countInFileAlone(file, 'predictions')).toBe(rows), { timeout: 5000 });
+    expect(infos.length).toBeGreaterThan(0);
+    expect(infos.every((i) => i.error === undefined && i.checkpointedFrames <= i.walFrames)).toBe(true);
+    expect(Math.max(...infos.map((i) => i.checkpointedFrames))).toBeGreaterThan(0);
+    // More rows after a checkpoint: the next flush asks for another.
+    const before = infos.length;
+    for (let i = 0; i < 50; i++) background.logPrediction({ model: 'ctr', version: '1', score: i });
+    await vi.waitFor(() => expect(countInFileAlone(file, 'predictions')).toBe(rows + 50), { timeout: 5000 });
+    expect(infos.length).toBeGreaterThan(before);
+    background.close();
+    expect(count(file, 'predictions')).toBe(rows + 50);
+  });
+
+  it("refuses 'worker' checkpoints on a database it did not open or one in memory", () => {
+    expect(() => createPredictionLog({ db: ':memory:', walCheckpoint: 'worker' })).toThrow(
+      /options\.walCheckpoint: expected 'auto', or 'worker' with db a file path, got worker with db :memory:/,
+    );
+    const handle = new Database(tempFile());
+    expect(() => createPredictionLog({ db: handle, walCheckpoint: 'worker' })).toThrow(/a database handle/);
+    handle.close();
   });
 });

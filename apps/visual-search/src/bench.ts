@@ -26,6 +26,8 @@ export interface SearchBenchRow {
   serverCpuMsPerRequest: number;
   /** CPU time of the load generator (this process) per answered request, ms. */
   loadGeneratorCpuMsPerRequest: number;
+  /** The server's event-loop delay and garbage collections during the measured seconds. */
+  serverPauses: unknown;
 }
 
 export interface SearchBenchOptions {
@@ -38,6 +40,8 @@ export interface SearchBenchOptions {
   count?: number;
   /** Further options of the service under test (e.g. `encoderBatching`), for comparisons. */
   serviceOptions?: Record<string, unknown>;
+  /** Node/V8 flags of the server process (e.g. `--max-semi-space-size=64`), for comparisons. */
+  serverFlags?: string[];
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -93,6 +97,7 @@ export async function benchSearch(options: SearchBenchOptions) {
     [options.modelDir, options.workDir, String(count), JSON.stringify(options.serviceOptions ?? {})],
     {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...(options.serverFlags ?? [])],
     },
   );
   const info = await new Promise<{ port: number; size: number; startSeconds: number; index: unknown }>(
@@ -110,14 +115,15 @@ export async function benchSearch(options: SearchBenchOptions) {
       encodeImage(catalogue.pixels((k * 7919) % count), catalogue.size, 'png'),
     ),
   );
-  const serverCpu = () =>
-    new Promise<number>((resolve) => {
-      child.once('message', (m) => {
-        const { user, system } = (m as { cpu: NodeJS.CpuUsage }).cpu;
-        resolve(user + system);
-      });
-      child.send('cpu');
+  const ask = <T>(question: string) =>
+    new Promise<T>((resolve) => {
+      child.once('message', (m) => resolve(m as T));
+      child.send(question);
     });
+  const serverCpu = async () => {
+    const { user, system } = (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu;
+    return user + system;
+  };
   let next = 0;
   const rows: SearchBenchRow[] = [];
   const loadAverageAtStart = loadavg();
@@ -138,9 +144,11 @@ export async function benchSearch(options: SearchBenchOptions) {
         ],
       };
       await autocannon({ ...opts, duration: 2 }); // warm-up
+      await ask('pauses-reset');
       const [server0, driver0] = [await serverCpu(), process.cpuUsage()];
       const r = await autocannon({ ...opts, duration: options.durationSeconds });
       const [server1, driver1] = [await serverCpu(), process.cpuUsage(driver0)];
+      const { pauses } = await ask<{ pauses: unknown }>('pauses');
       const answered = Math.max(1, r.requests.total);
       rows.push({
         concurrency: connections,
@@ -151,6 +159,7 @@ export async function benchSearch(options: SearchBenchOptions) {
         non2xx: r.non2xx,
         serverCpuMsPerRequest: (server1 - server0) / 1000 / answered,
         loadGeneratorCpuMsPerRequest: (driver1.user + driver1.system) / 1000 / answered,
+        serverPauses: pauses,
       });
     }
   } finally {
@@ -160,6 +169,7 @@ export async function benchSearch(options: SearchBenchOptions) {
   return {
     route: 'POST /search (PNG body, k = 10)',
     serviceOptions: options.serviceOptions ?? {},
+    serverFlags: options.serverFlags ?? [],
     indexedImages: info.size,
     serverStartSeconds: info.startSeconds,
     index: info.index,

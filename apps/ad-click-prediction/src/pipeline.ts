@@ -168,6 +168,8 @@ export interface Implementation {
   batchSize?: number;
   /** Rank of DCN-v2's cross layers (0 or absent: full rank; see `CtrModelConfig.crossRank`). */
   crossRank?: number;
+  /** DCN-v2's cross network and MLP side by side instead of stacked (see `CtrModelConfig.parallel`). */
+  parallel?: boolean;
   /**
    * Platt scaling of the output fitted on the validation days after training, kept in the
    * exported graph (see `CtrModelConfig.calibration`).
@@ -335,6 +337,7 @@ export async function trainImplementation(
     dropout: impl.dropout,
     embeddingInitStddev: impl.embeddingInitStddev,
     crossRank: impl.crossRank,
+    parallel: impl.parallel,
     calibration: impl.calibrate === true && impl.kind !== 'base-rate',
     interactionMask:
       maxIds === undefined

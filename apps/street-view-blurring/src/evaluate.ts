@@ -6,6 +6,8 @@
  *    book's worked example reads precision at these three IoUs);
  *  - recall at IoU 0.5 at the operating (blur) threshold, per class and per object size (COCO:
  *    small < 32², medium up to 96², large above);
+ *  - what the blur costs a viewer at those thresholds: boxes blurred per image and the share of the
+ *    image's pixels they change (when the images carry their size);
  * every one with a percentile bootstrap interval over images (images are resampled, not boxes,
  * because the boxes of one image are not independent). Operating thresholds are chosen on
  * validation data for a target recall per class (chooseThresholds).

@@ -159,15 +159,26 @@ describe('createPredictionLog', () => {
     const background = log('worker', file, infos);
     // The writing connection never checkpoints; the worker does, and reports it.
     expect(background.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-    await vi.waitFor(() => expect(countInFileAlone(file, 'predictions')).toBe(rows), { timeout: 5000 });
-    expect(infos.length).toBeGreaterThan(0);
+    // The worker's report can arrive after its checkpoint is visible in the file: wait for both.
+    await vi.waitFor(
+      () => {
+        expect(countInFileAlone(file, 'predictions')).toBe(rows);
+        expect(infos.length).toBeGreaterThan(0);
+      },
+      { timeout: 5000 },
+    );
     expect(infos.every((i) => i.error === undefined && i.checkpointedFrames <= i.walFrames)).toBe(true);
     expect(Math.max(...infos.map((i) => i.checkpointedFrames))).toBeGreaterThan(0);
     // More rows after a checkpoint: the next flush asks for another.
     const before = infos.length;
     for (let i = 0; i < 50; i++) background.logPrediction({ model: 'ctr', version: '1', score: i });
-    await vi.waitFor(() => expect(countInFileAlone(file, 'predictions')).toBe(rows + 50), { timeout: 5000 });
-    expect(infos.length).toBeGreaterThan(before);
+    await vi.waitFor(
+      () => {
+        expect(countInFileAlone(file, 'predictions')).toBe(rows + 50);
+        expect(infos.length).toBeGreaterThan(before);
+      },
+      { timeout: 5000 },
+    );
     background.close();
     expect(count(file, 'predictions')).toBe(rows + 50);
   });

@@ -17,11 +17,55 @@ import {
   planRead,
   viewNamed,
 } from './online-store.js';
-import { countInWindow, maxWindow } from './streaming.js';
+import { maxWindow, upperBound } from './streaming.js';
 
 interface EventLog {
   ts: number[];
   ids: Set<string>;
+  /**
+   * The last count of each window of the view (by its index in `view.windows`), as three numbers:
+   * the count and the interval [from, until) of read times over which it holds. A count changes
+   * only when an event enters the window (now reaches its time) or leaves it (now reaches its time
+   * plus the window), so a read at a time inside the interval answers without searching the log.
+   * Dropped whenever the log changes.
+   */
+  counts?: Float64Array;
+}
+
+/**
+ * Events of `log` in (now - w, now], the window at index `slot` of its view (of `slots` windows),
+ * from the log's cached counts when `now` lies where the cached count holds.
+ */
+function countAt(log: EventLog, slot: number, slots: number, now: number, w: number): number {
+  let c = log.counts;
+  if (c === undefined) {
+    c = new Float64Array(3 * slots).fill(Number.NaN);
+    log.counts = c;
+  }
+  const k = 3 * slot;
+  if (now >= c[k + 1] && now < c[k + 2]) return c[k];
+  const ts = log.ts;
+  const n = ts.length;
+  const hi = upperBound(ts, 0, n, now); // first event after now: enters at its time
+  const lo = upperBound(ts, 0, hi, now - w); // first event in the window: leaves at its time + w
+  c[k] = hi - lo;
+  // Going back in time, the latest event in the window leaves it before its time, and the latest
+  // event that aged out comes back before its time + w.
+  c[k + 1] = Math.max(
+    hi > 0 ? ts[hi - 1] : Number.NEGATIVE_INFINITY,
+    lo > 0 ? ts[lo - 1] + w : Number.NEGATIVE_INFINITY,
+  );
+  c[k + 2] = Math.min(
+    hi < n ? ts[hi] : Number.POSITIVE_INFINITY,
+    lo < n ? ts[lo] + w : Number.POSITIVE_INFINITY,
+  );
+  return c[k];
+}
+
+/** For each counter ref of a read group, the index of its window in the view's windows. */
+function windowSlots(view: FeatureView, windowsMs: readonly number[]): number[] {
+  const ws = view.windows ?? [];
+  return windowsMs.map((ms) => ws.findIndex((w) => w.ms === ms));
 }
 
 /** Options of `createMemoryOnlineStore`. */
@@ -87,6 +131,7 @@ class MemoryOnlineStore implements OnlineStore {
         continue;
       }
       log.ids.add(e.id);
+      log.counts = undefined;
       let i = log.ts.length;
       while (i > 0 && log.ts[i - 1] > e.ts) i--;
       log.ts.splice(i, 0, e.ts);
@@ -121,6 +166,8 @@ class MemoryOnlineStore implements OnlineStore {
       if (g.view.kind === 'counter') {
         const logs = this.events.get(g.view.name) as Map<string, EventLog>;
         const windows = g.windowsMs;
+        const slots = windowSlots(g.view, windows);
+        const nSlots = g.view.windows?.length ?? 0;
         // A ranking request repeats its user (and often an advertiser) on every candidate: an entity
         // equal to the one before it copies that answer instead of searching its log again.
         for (let i = 0; i < n; i++) {
@@ -132,7 +179,7 @@ class MemoryOnlineStore implements OnlineStore {
           }
           const log = logs.get(g.keys[i]);
           for (let j = 0; j < m; j++)
-            o[names[j]] = log ? countInWindow(log.ts, 0, log.ts.length, plan.now, windows[j]) : 0;
+            o[names[j]] = log ? countAt(log, slots[j], nSlots, plan.now, windows[j]) : 0;
         }
         continue;
       }
@@ -163,6 +210,8 @@ class MemoryOnlineStore implements OnlineStore {
       if (g.view.kind === 'counter') {
         const logs = this.events.get(g.view.name) as Map<string, EventLog>;
         const windows = g.windowsMs;
+        const slots = windowSlots(g.view, windows);
+        const nSlots = g.view.windows?.length ?? 0;
         let prevKey: string | undefined;
         let log: EventLog | undefined;
         for (let i = 0; i < n; i++) {
@@ -175,7 +224,7 @@ class MemoryOnlineStore implements OnlineStore {
           const base = i * width;
           if (log === undefined) continue; // no events: every count is 0
           for (let j = 0; j < m; j++)
-            out[base + at[j]] = countInWindow(log.ts, 0, log.ts.length, plan.now, windows[j]);
+            out[base + at[j]] = countAt(log, slots[j], nSlots, plan.now, windows[j]);
         }
         continue;
       }

@@ -20,20 +20,22 @@ describe('rank encoder', () => {
   const pick = (row: Row, columns: readonly string[]) => Object.fromEntries(columns.map((c) => [c, row[c]]));
 
   it('gives the inputs of encodeRows, ids and dense, for seen, rare and missing values', () => {
-    const encoder = createRankEncoder(spec);
+    const counterColumns = table.numericNames;
+    const encoder = createRankEncoder(spec, counterColumns);
     expect(encoder).toBeDefined();
+    const countsOf = (rs: Row[]) =>
+      Float64Array.from(rs.flatMap((r) => counterColumns.map((c) => (r[c] as number | null) ?? Number.NaN)));
     // The last rows (not fitted on: new users and ads fall in the out-of-vocabulary id), a row
     // with its static attributes missing, and a row with an unseen user.
     const chosen = rows.slice(-300);
     chosen.push({ ...chosen[0], age: null, gender: null, category: null, creative: null });
     chosen.push({ ...chosen[1], user_id: 'nobody', country: 'XX' });
     const expected = encodeRows(spec, chosen);
-    const counterColumns = table.numericNames;
     const got = encoder!.encode(
       encoder!.encodePart('user', pick(chosen[0], USER_COLUMNS)),
       encoder!.encodePart('context', pick(chosen[0], CONTEXT_COLUMNS)),
       chosen.map((r) => encoder!.encodePart('ad', pick(r, AD_COLUMNS))),
-      chosen.map((r) => pick(r, counterColumns)),
+      countsOf(chosen),
     );
     // Each row as the encoder sees it: the first row's user and context with each row's ad.
     const asServed = chosen.map((r) => ({
@@ -51,7 +53,7 @@ describe('rank encoder', () => {
         encoder!.encodePart('user', pick(r, USER_COLUMNS)),
         encoder!.encodePart('context', pick(r, CONTEXT_COLUMNS)),
         [encoder!.encodePart('ad', pick(r, AD_COLUMNS))],
-        [pick(r, counterColumns)],
+        countsOf([r]),
       ),
     );
     expect(own.flatMap((x) => Array.from(x.ids))).toEqual(Array.from(expected.ids));
@@ -62,10 +64,14 @@ describe('rank encoder', () => {
     expect(
       createRankEncoder(
         fitCtrSpec('c', sample, ctrTransforms(table, { crosses: WORLD_CROSSES, numericBuckets: 0 })),
+        table.numericNames,
       ),
     ).toBeUndefined();
     expect(
-      createRankEncoder(fitCtrSpec('b', sample, ctrTransforms(table, { numericBuckets: 10 }))),
+      createRankEncoder(
+        fitCtrSpec('b', sample, ctrTransforms(table, { numericBuckets: 10 })),
+        table.numericNames,
+      ),
     ).toBeUndefined();
   });
 });

@@ -7,15 +7,17 @@
  * context (position, hour, weekday) do not depend on each other when every id field is a plain
  * vocabulary of one column, as in FM, DeepFM and DCN-v2. Each part is then encoded once by the
  * spec's own `apply` (on a row holding only that part's columns), cached (users and ads) and
- * copied into place per candidate; the counters, the only per-candidate values, go through
- * `apply` with a spec that holds only the dense input. The values are those of `encodeRows` by
- * construction: `apply` computes each column from its own transform and input columns.
+ * copied into place per candidate; the counters, the only per-candidate values, arrive as one
+ * numeric matrix (the online store's `readNumeric`) and go through the spec's dense transforms
+ * row by row (`inputWriter`) on one reused row object. The values are those of `encodeRows` by
+ * construction: `apply` and `inputWriter` compute each column from its own transform and input
+ * columns.
  *
  * Specs with crosses or count buckets among the ids (the logistic-regression baselines) mix
  * parts within one id column; `createRankEncoder` returns undefined for them and the service
  * builds full rows as before.
  */
-import { apply, type FeatureSpec, type Row } from '@mlsd/features';
+import { apply, type FeatureSpec, inputWriter, type Row } from '@mlsd/features';
 import { type CtrInputs, inputShape } from './features.js';
 
 /** Columns of each part of a ranking row. */
@@ -40,13 +42,20 @@ export interface RankEncoder {
   encodePart(part: Part, row: Row): Int32Array;
   /**
    * Model inputs of `n` candidates: the user's and the context's encoded parts, each candidate's
-   * ad part, and each candidate's counter row (numeric columns only).
+   * ad part, and the candidates' counters, row-major `n x counterColumns.length` (NaN counts as 0,
+   * a counter never incremented).
    */
-  encode(user: Int32Array, context: Int32Array, ads: Int32Array[], counters: Row[]): CtrInputs;
+  encode(user: Int32Array, context: Int32Array, ads: Int32Array[], counts: Float64Array): CtrInputs;
 }
 
-/** An encoder for the spec, or undefined when its id fields are not all single-column vocabularies. */
-export function createRankEncoder(spec: FeatureSpec): RankEncoder | undefined {
+/**
+ * An encoder for the spec whose dense input reads only `counterColumns`, or undefined when its id
+ * fields are not all single-column vocabularies.
+ */
+export function createRankEncoder(
+  spec: FeatureSpec,
+  counterColumns: readonly string[],
+): RankEncoder | undefined {
   const idsInfo = spec.inputs.find((i) => i.name === 'ids');
   const denseInfo = spec.inputs.find((i) => i.name === 'dense');
   if (idsInfo?.dtype !== 'int32') return undefined;
@@ -64,7 +73,12 @@ export function createRankEncoder(spec: FeatureSpec): RankEncoder | undefined {
   const { offsets, denseWidth } = inputShape(spec);
   const fields = idsInfo.width;
   const idsOnly: FeatureSpec = { ...spec, inputs: [idsInfo] };
-  const denseOnly: FeatureSpec | undefined = denseInfo ? { ...spec, inputs: [denseInfo] } : undefined;
+  const dense = denseInfo ? inputWriter(spec, denseInfo.name) : undefined;
+  // The row the dense transforms read, one per encoder, refilled per candidate: every counter
+  // column is set in the same order, so the object keeps one shape.
+  const counterRow: Row = {};
+  for (const c of counterColumns) counterRow[c] = 0;
+  const width = counterColumns.length;
   const positions: Record<Part, Int32Array> = {
     user: Int32Array.from(partOf.flatMap((p, j) => (p === 'user' ? [j] : []))),
     ad: Int32Array.from(partOf.flatMap((p, j) => (p === 'ad' ? [j] : []))),
@@ -88,7 +102,7 @@ export function createRankEncoder(spec: FeatureSpec): RankEncoder | undefined {
       for (let k = 0; k < pos.length; k++) out[k] = ids[pos[k]] + offsets[pos[k]];
       return out;
     },
-    encode(user, context, ads, counters) {
+    encode(user, context, ads, counts) {
       const n = ads.length;
       const ids = new Int32Array(n * fields);
       const up = positions.user;
@@ -101,8 +115,19 @@ export function createRankEncoder(spec: FeatureSpec): RankEncoder | undefined {
         const a = ads[i];
         for (let k = 0; k < ap.length; k++) ids[base + ap[k]] = a[k];
       }
-      const dense = denseOnly ? (apply(denseOnly, counters).dense.data as Float32Array) : new Float32Array(0);
-      return { rows: n, ids, dense, fields, denseWidth };
+      if (counts.length !== n * width)
+        throw new RangeError(`encode: counts: expected ${n} x ${width} values, got ${counts.length}`);
+      const out = new Float32Array(n * denseWidth);
+      if (dense) {
+        for (let i = 0; i < n; i++) {
+          for (let c = 0; c < width; c++) {
+            const v = counts[i * width + c];
+            counterRow[counterColumns[c]] = Number.isNaN(v) ? 0 : v;
+          }
+          dense.write(counterRow, out, i * denseWidth, i);
+        }
+      }
+      return { rows: n, ids, dense: out, fields, denseWidth };
     },
   };
 }

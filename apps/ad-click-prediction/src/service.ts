@@ -37,7 +37,7 @@ import {
   ProfileBuilder,
   type ReferenceProfile,
 } from '@mlsd/monitoring';
-import { ModelRegistry, type OnnxModel } from '@mlsd/onnx';
+import { ModelRegistry, type OnnxModel, OnnxWorkerPool } from '@mlsd/onnx';
 import {
   BullMqJobRunner,
   createPredictionLog,
@@ -87,6 +87,12 @@ export interface AdServiceOptions {
   /** Request log level (pino). Default 'info'; simulations and tests use 'silent'. */
   logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug';
   /**
+   * Worker threads running the model (ONNX Runtime, one intra-op thread each); 0 runs it on the
+   * event loop. Default 1: a 100-candidate inference then overlaps the HTTP, feature and encoding
+   * work of other requests on the second core. Config `INFERENCE_WORKERS` sets it too.
+   */
+  inferenceWorkers?: number;
+  /**
    * Whether the retraining job may write new versions into `registryDir`. False for the committed
    * default models, which must stay as they are: train your own to enable retraining.
    */
@@ -98,8 +104,15 @@ const MAX_CANDIDATES = 500;
 /** A click this long after its impression does not make the impression positive. */
 const CLICK_WINDOW_MS = DEFAULT_WORLD.clickWindowSeconds * 1000;
 const FUTURE_TOLERANCE_MS = 5_000;
-/** Served rows profiled one by one before the drift profile samples one row in ten. */
+/** Served rows profiled one by one before the drift profile samples them (PROFILE_EVERY). */
 const PROFILE_FULL = 5_000;
+/**
+ * Then one served row in this many: two rows of a 100-candidate request. The profile accumulates
+ * since the service started (histograms and a fixed-size sample), so the rate sets how fast it
+ * fills, not what it measures; at hundreds of requests per second that is still thousands of rows
+ * a minute.
+ */
+const PROFILE_EVERY = 50;
 
 const RankBody = z
   .object({
@@ -160,7 +173,7 @@ const EventBody = z
   .strict();
 
 interface Served {
-  model: OnnxModel;
+  model: OnnxModel | OnnxWorkerPool;
   name: string;
   version: string;
   spec: ReturnType<typeof loadSpec>;
@@ -189,11 +202,15 @@ interface Catalogue {
    */
   users: Row[];
   ads: Row[];
+  /** Each ad's row's event_ts: the row is visible from then on. */
+  adsFrom: Float64Array;
+  /** Each ad's entity keys (ad, advertiser, campaign ids as strings), built once. */
+  adKeys: Array<{ ad_id: string; advertiser_id: string; campaign_id: string }>;
 }
 
 /** Counter features read per ranking request, and their output names in the store's answer. */
 const COUNTER_REFS = COUNTER_FEATURES.map((c) => c.ref);
-const COUNTER_OUTPUTS = COUNTER_FEATURES.map((c) => c.ref.replace(':', '__'));
+const COUNTER_COLUMNS = COUNTER_FEATURES.map((c) => c.column);
 
 function worldFromCard(card: Record<string, unknown> | undefined): AdWorld | undefined {
   const w = card?.world as { seed?: number; size?: RunSize } | undefined;
@@ -226,7 +243,14 @@ async function loadCatalogue(world: AdWorld, store: OnlineStore): Promise<Catalo
       eligible.set(`${c}:${age}`, list);
     }
   }
-  return { world, store, eligible, users: statics.user_profile, ads: statics.ad_attributes };
+  const adKeys = Array.from({ length: world.ads.count }, (_, a) => ({
+    ad_id: String(a),
+    advertiser_id: String(world.ads.advertiser[a]),
+    campaign_id: String(world.ads.campaign[a]),
+  }));
+  const ads = statics.ad_attributes; // one row per ad, by index
+  const adsFrom = Float64Array.from(ads, (row) => row[EVENT_TS] as number);
+  return { world, store, eligible, users: statics.user_profile, ads, adsFrom, adKeys };
 }
 
 /** Creates the ad ranking service. It answers at once; /readyz says when the catalogue is loaded. */
@@ -243,6 +267,9 @@ export interface AdService extends ServiceHandle {
 export async function createAdService(options: AdServiceOptions): Promise<AdService> {
   const implementation = options.implementation ?? 'dcn-v2';
   const name = `${APP_ID}.${implementation}`;
+  const workers = options.inferenceWorkers ?? Number(options.config.INFERENCE_WORKERS ?? 1);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 16)
+    throw new RangeError(`inferenceWorkers: expected an integer from 0 to 16, got ${workers}`);
   const loadProduction = async (): Promise<{ served: Served; card: Record<string, unknown> | undefined }> => {
     const registry = ModelRegistry.open(options.registryDir);
     try {
@@ -255,13 +282,21 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
         served: {
           // One intra-op thread: a 100-candidate batch is too small to gain from a second one, and
           // on a 2-core machine the spinning worker thread competed with the event loop (p99 x10).
-          model: await registry.load(name, 'production', { warmup: true, intraOpNumThreads: 1 }),
+          model:
+            workers > 0
+              ? await OnnxWorkerPool.create(registry.readModel(name, 'production'), {
+                  workers,
+                  mode: 'thread',
+                  warmup: true,
+                  intraOpNumThreads: 1,
+                })
+              : await registry.load(name, 'production', { warmup: true, intraOpNumThreads: 1 }),
           name,
           version: entry.version,
           spec,
           profile: registry.readJson(name, 'production', 'reference-profile') as ReferenceProfile | undefined,
           validationNce: entry.metrics.validation_nce ?? Number.NaN,
-          encoder: createRankEncoder(spec),
+          encoder: createRankEncoder(spec, COUNTER_COLUMNS),
           userIds: new Map(),
           adIds: [],
         },
@@ -462,25 +497,24 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           knownUser && String(user) === body.user_id ? visible(catalogue.users[user]) : undefined;
         const entities: Row[] = new Array(candidates.length);
         for (let i = 0; i < candidates.length; i++) {
-          const a = candidates[i];
+          const keys = catalogue.adKeys[candidates[i]];
           entities[i] = {
             user_id: body.user_id,
-            ad_id: String(a),
-            advertiser_id: String(w.ads.advertiser[a]),
-            campaign_id: String(w.ads.campaign[a]),
+            ad_id: keys.ad_id,
+            advertiser_id: keys.advertiser_id,
+            campaign_id: keys.campaign_id,
           };
         }
-        // Read as of one millisecond before the impression, as the training rows were built.
-        const counts = await catalogue.store.read(entities, COUNTER_REFS, {
-          now: t - 1,
-          fullFeatureNames: true,
-        });
+        // Read as of one millisecond before the impression, as the training rows were built:
+        // candidates x counters, row-major.
+        const counts = await catalogue.store.readNumeric(entities, COUNTER_REFS, { now: t - 1 });
         const context = contextRow(t, body.context.position);
         const counterRow = (i: number): Row => {
-          const v = counts[i];
           const row: Row = {};
-          for (let c = 0; c < COUNTER_FEATURES.length; c++)
-            row[COUNTER_FEATURES[c].column] = v[COUNTER_OUTPUTS[c]] ?? 0;
+          for (let c = 0; c < COUNTER_COLUMNS.length; c++) {
+            const v = counts[i * COUNTER_COLUMNS.length + c];
+            row[COUNTER_COLUMNS[c]] = Number.isNaN(v) ? 0 : v;
+          }
           return row;
         };
         const adRows = catalogue.ads;
@@ -522,19 +556,17 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           }
           const contextIds = encoder.encodePart('context', context);
           const adIds: Int32Array[] = new Array(candidates.length);
-          const counterRows: Row[] = new Array(candidates.length);
           for (let i = 0; i < candidates.length; i++) {
             const a = candidates[i];
-            const adRow = visible(catalogue.ads[a]);
+            const adRow = catalogue.adsFrom[a] <= t - 1 ? catalogue.ads[a] : undefined;
             let ids = adRow ? current.adIds[a] : undefined;
             if (!ids) {
               ids = encoder.encodePart('ad', adRow ?? { ad_id: entities[i].ad_id });
               if (adRow) current.adIds[a] = ids;
             }
             adIds[i] = ids;
-            counterRows[i] = counterRow(i);
           }
-          p = await scoreInputs(encoder.encode(userIds, contextIds, adIds, counterRows), current);
+          p = await scoreInputs(encoder.encode(userIds, contextIds, adIds, counts), current);
         } else {
           p = await score(
             candidates.map((_, i) => fullRow(i)),
@@ -542,11 +574,11 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           );
         }
         // The drift profile takes every candidate until it holds PROFILE_FULL rows (so a small
-        // window still has enough rows for the tests), then one row in ten, counted across
-        // requests so that one-candidate requests are sampled like hundred-candidate ones.
+        // window still has enough rows for the tests), then one row in PROFILE_EVERY, counted
+        // across requests so that one-candidate requests are sampled like hundred-candidate ones.
         if (traffic)
           for (let i = 0; i < candidates.length; i++)
-            if (profiled++ < PROFILE_FULL || profiled % 10 === 0) traffic.addRow(fullRow(i));
+            if (profiled++ < PROFILE_FULL || profiled % PROFILE_EVERY === 0) traffic.addRow(fullRow(i));
         const order = candidates.map((_, i) => i);
         const value = (i: number) => (body.bids?.[String(candidates[i])] ?? 1) * p[i];
         order.sort((a, b) => value(b) - value(a) || candidates[a] - candidates[b]);

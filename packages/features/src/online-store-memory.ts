@@ -15,6 +15,7 @@ import {
   type OnlineWriteReport,
   planNumericRead,
   planRead,
+  type ReadPlan,
   viewNamed,
 } from './online-store.js';
 import { maxWindow, upperBound } from './streaming.js';
@@ -153,45 +154,15 @@ class MemoryOnlineStore implements OnlineStore {
     options: OnlineReadOptions = {},
   ): Promise<Array<Record<string, FeatureValue>>> {
     const plan = planRead(this.views, entities, featureRefs, options);
-    const n = entities.length;
     // Every answer has the same keys in the same order, so the objects share one shape: start each
     // from a template with all names set to null (one clone) instead of adding keys one by one.
     const template: Record<string, FeatureValue> = {};
     for (const name of plan.names) template[name] = null;
-    const out: Array<Record<string, FeatureValue>> = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = { ...template };
-    for (const g of plan.groups) {
-      const names = g.outIndex.map((k) => plan.names[k]);
-      const m = names.length;
-      if (g.view.kind === 'counter') {
-        const logs = this.events.get(g.view.name) as Map<string, EventLog>;
-        const windows = g.windowsMs;
-        const slots = windowSlots(g.view, windows);
-        const nSlots = g.view.windows?.length ?? 0;
-        // A ranking request repeats its user (and often an advertiser) on every candidate: an entity
-        // equal to the one before it copies that answer instead of searching its log again.
-        for (let i = 0; i < n; i++) {
-          const o = out[i];
-          if (i > 0 && g.keys[i] === g.keys[i - 1]) {
-            const prev = out[i - 1];
-            for (let j = 0; j < m; j++) o[names[j]] = prev[names[j]];
-            continue;
-          }
-          const log = logs.get(g.keys[i]);
-          for (let j = 0; j < m; j++)
-            o[names[j]] = log ? countAt(log, slots[j], nSlots, plan.now, windows[j]) : 0;
-        }
-        continue;
-      }
-      const table = this.records.get(g.view.name) as Map<string, OnlineRecord>;
-      const fields = g.refs.map((r) => r.field.name);
-      for (let i = 0; i < n; i++) {
-        const rec = table.get(g.keys[i]);
-        if (rec === undefined || !isFresh(rec.eventTs, plan.now, g.view.ttlMs)) continue;
-        const o = out[i];
-        for (let j = 0; j < m; j++) o[names[j]] = rec.values[fields[j]] ?? null;
-      }
-    }
+    const out: Array<Record<string, FeatureValue>> = new Array(entities.length);
+    for (let i = 0; i < entities.length; i++) out[i] = { ...template };
+    this.scan(plan, entities.length, (i, k, value) => {
+      out[i][plan.names[k]] = value;
+    });
     return out;
   }
 
@@ -201,9 +172,16 @@ class MemoryOnlineStore implements OnlineStore {
     options: Pick<OnlineReadOptions, 'now'> = {},
   ): Promise<Float64Array> {
     const plan = planNumericRead(this.views, entities, featureRefs, options);
-    const n = entities.length;
     const width = plan.names.length;
-    const out = new Float64Array(n * width);
+    const out = new Float64Array(entities.length * width);
+    this.scan(plan, entities.length, (i, k, value) => {
+      out[i * width + k] = numericValue(value);
+    });
+    return out;
+  }
+
+  /** Answers a read plan: hands each value (entity i, output k) to `set`; null when missing. */
+  private scan(plan: ReadPlan, n: number, set: (i: number, k: number, value: FeatureValue) => void): void {
     for (const g of plan.groups) {
       const m = g.refs.length;
       const at = g.outIndex;
@@ -221,10 +199,8 @@ class MemoryOnlineStore implements OnlineStore {
             log = logs.get(key);
             prevKey = key;
           }
-          const base = i * width;
-          if (log === undefined) continue; // no events: every count is 0
           for (let j = 0; j < m; j++)
-            out[base + at[j]] = countAt(log, slots[j], nSlots, plan.now, windows[j]);
+            set(i, at[j], log === undefined ? 0 : countAt(log, slots[j], nSlots, plan.now, windows[j]));
         }
         continue;
       }
@@ -233,12 +209,9 @@ class MemoryOnlineStore implements OnlineStore {
       for (let i = 0; i < n; i++) {
         const rec = table.get(g.keys[i]);
         const fresh = rec !== undefined && isFresh(rec.eventTs, plan.now, g.view.ttlMs);
-        const base = i * width;
-        for (let j = 0; j < m; j++)
-          out[base + at[j]] = fresh ? numericValue(rec.values[fields[j]]) : Number.NaN;
+        for (let j = 0; j < m; j++) set(i, at[j], fresh ? (rec.values[fields[j]] ?? null) : null);
       }
     }
-    return out;
   }
 
   async getWatermark(viewName: string): Promise<number | null> {

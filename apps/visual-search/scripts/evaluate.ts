@@ -2,7 +2,7 @@
  * Evaluates the two baseline embeddings and, with --model, the exported CNN encoder on the generated
  * catalogue, exact and HNSW retrieval side by side, and prints the report (the README's numbers
  * come from this script).
- * Run: npx tsx scripts/evaluate.ts [--count 20000] [--seed 42] [--queries 1000] [--model DIR] [--json PATH]
+ * Run: npx tsx scripts/evaluate.ts [--count 20000] [--seed 42] [--queries 1000] [--split test|validation] [--model DIR] [--json PATH]
  *      npx tsx scripts/evaluate.ts --data PATH [--size 64]   (a folder of class folders, a CSV or an IDX file)
  */
 import { writeFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: String(DEFAULT_CATALOGUE.count) },
     seed: { type: 'string', default: String(DEFAULT_CATALOGUE.seed) },
     queries: { type: 'string', default: '1000' },
+    // Queries from the test split (the README's table) or the validation split (design choices).
+    split: { type: 'string', default: 'test' },
     json: { type: 'string' },
     model: { type: 'string' },
     data: { type: 'string' },
@@ -35,6 +37,7 @@ if (values.data) {
 const report = await evaluateAll(catalogue, {
   modelDir: values.model,
   queries: Number(values.queries),
+  split: values.split as 'test' | 'validation',
   seed,
   bootstrap: 1000,
   stratify: Boolean(values.data),

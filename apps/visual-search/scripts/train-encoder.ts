@@ -3,7 +3,7 @@
  * ONNX and writes it with its preprocessing and training record:
  *   <out>/encoder.onnx, <out>/encoder.json
  * Run (under the CPU lock, it takes minutes):
- *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-encoder.ts [--count 20000] [--seed 42] [--epochs 3] [--seconds 900] [--out DIR]
+ *   flock /tmp/mlsd-cpu.lock npx tsx scripts/train-encoder.ts [--count 20000] [--seed 42] [--epochs 3] [--seconds 900] [--filters 24,48,64,96] [--out DIR]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '128' },
     temperature: { type: 'string', default: '0.1' },
     lr: { type: 'string', default: '0.002' },
+    // Filters of the stem and the convolution blocks (the encoder's size), e.g. 16,32,64,96.
+    filters: { type: 'string', default: DEFAULT_ENCODER.filters.join(',') },
     out: {
       type: 'string',
       default: new URL('../../../fixtures/visual-search/model/', import.meta.url).pathname,
@@ -35,11 +37,12 @@ const { values } = parseArgs({
   },
 });
 const seed = Number(values.seed);
+const encoderConfig = { ...DEFAULT_ENCODER, filters: values.filters.split(',').map(Number) };
 const backend = await initTraining();
 const catalogue = generateCatalogue({ count: Number(values.count), seed });
 const split = randomSplit(catalogue.count, { seed });
 const normalisation = fitNormalisation(catalogue, split.train);
-const model = buildEncoder(DEFAULT_ENCODER, seed);
+const model = buildEncoder(encoderConfig, seed);
 let lastLog = 0;
 const result = await trainContrastive(model, catalogue, split.train, normalisation, {
   epochs: Number(values.epochs),
@@ -60,7 +63,7 @@ const result = await trainContrastive(model, catalogue, split.train, normalisati
 mkdirSync(values.out, { recursive: true });
 writeFileSync(`${values.out}encoder.onnx`, exportEncoder(model));
 const record = {
-  encoder: DEFAULT_ENCODER,
+  encoder: encoderConfig,
   normalisation,
   training: {
     catalogue: { count: catalogue.count, seed, size: catalogue.size },

@@ -1,7 +1,8 @@
+import { randomSplit } from '@mlsd/core';
 import { describe, expect, it } from 'vitest';
 import type { ImageEmbedder } from './baseline.js';
-import type { ImageCollection } from './data.js';
-import { bootstrapMean, evaluateEmbedder, scoreRanking, toReport } from './evaluate.js';
+import { generateCatalogue, type ImageCollection } from './data.js';
+import { bootstrapMean, evaluateAll, evaluateEmbedder, scoreRanking, toReport } from './evaluate.js';
 
 const log2 = Math.log2;
 
@@ -113,5 +114,33 @@ describe('evaluateEmbedder', () => {
     await expect(
       evaluateEmbedder(collection, { ...embedder, inputSize: 2 }, { queries: [0] }),
     ).rejects.toThrow(/embedder.inputSize: expected the collection's image size 1, got 2/);
+  });
+});
+
+describe('evaluateAll', () => {
+  const catalogue = generateCatalogue({ count: 300, seed: 5, size: 32 });
+  const run = (split?: 'test' | 'validation') =>
+    evaluateAll(catalogue, {
+      queries: 1000,
+      seed: 42,
+      bootstrap: 10,
+      implementations: ['colour-histogram'],
+      ...(split ? { split } : {}),
+    });
+
+  it('queries the test split by default and the validation split when asked', async () => {
+    const split = randomSplit(catalogue.count, { seed: 42 });
+    const test = await run();
+    const validation = await run('validation');
+    expect(test.dataset.split).toBe(`test (${split.test.length} queries against all 300 images)`);
+    expect(validation.dataset.split).toBe(
+      `validation (${split.validation.length} queries against all 300 images)`,
+    );
+    // Different queries give different scores.
+    expect(validation.results[0].metrics['ndcg@10'].value).not.toBe(test.results[0].metrics['ndcg@10'].value);
+  });
+
+  it('refuses an unknown split', async () => {
+    await expect(run('train' as 'test')).rejects.toThrow(/split: expected 'test' or 'validation'/);
   });
 });

@@ -439,8 +439,13 @@ export function toReport(
 export interface EvaluationRunOptions {
   /** Folder with the exported encoder (`encoder.onnx`, `encoder.json`); the CNN is skipped without it. */
   modelDir?: string;
-  /** Query images (taken from the test split). */
+  /** Query images (taken from the test split, or from `split`). */
   queries: number;
+  /**
+   * Where the queries come from: `test` (the default, the README's table) or `validation`, for
+   * design choices made before looking at test numbers.
+   */
+  split?: 'test' | 'validation';
   seed: number;
   /** Bootstrap resamples (at least 10). */
   bootstrap: number;
@@ -464,9 +469,12 @@ export async function evaluateAll(
     seed: options.seed,
     ...(options.stratify ? { stratify: labels } : {}),
   });
-  // A data set too small for a test split is queried image by image (each left out of its own results).
-  const pool =
-    split.test.length > 0 ? split.test : Int32Array.from({ length: collection.count }, (_, i) => i);
+  const querySplit = options.split ?? 'test';
+  if (querySplit !== 'test' && querySplit !== 'validation')
+    throw new RangeError(`split: expected 'test' or 'validation', got ${JSON.stringify(querySplit)}`);
+  const held = split[querySplit];
+  // A data set too small for a held-out split is queried image by image (each left out of its own results).
+  const pool = held.length > 0 ? held : Int32Array.from({ length: collection.count }, (_, i) => i);
   const queries = pool.subarray(0, Math.min(options.queries, pool.length));
   const wanted = (id: string) => !options.implementations || options.implementations.includes(id);
   const embedders: Array<[ImageEmbedder, 'baseline' | 'chosen', () => Promise<void>]> = [];
@@ -504,7 +512,7 @@ export async function evaluateAll(
   }
   const relevant = evaluations[0]?.meanRelevantPerQuery ?? 0;
   return toReport(collection, evaluations, {
-    split: `${split.test.length > 0 ? 'test' : 'all'} (${queries.length} queries against all ${collection.count} images)`,
+    split: `${held.length > 0 ? querySplit : 'all'} (${queries.length} queries against all ${collection.count} images)`,
     seed: options.seed,
     notes: [
       `bootstrap: ${Math.max(10, options.bootstrap)} resamples of the queries, 95 % percentile interval`,

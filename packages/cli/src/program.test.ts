@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaseStudy, EvaluationReport } from '@mlsd/core';
@@ -216,6 +217,53 @@ describe('mlsd serve', () => {
       expect(health.status).toBe(200);
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(503);
+    } finally {
+      await stop?.();
+    }
+  });
+  it("hands an app's requests to its own handler as plain node requests, not through express", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mlsd-serve-'));
+    let stop: (() => Promise<void>) | undefined;
+    let port = 0;
+    const study = recordingStudy([]);
+    // A service's own listener (@mlsd/serving's service.handler) answers its fast routes from the
+    // node request itself; behind express the request would carry express's prototype.
+    study.createApp = async () => ({
+      handler: (req, res, next) => {
+        if (req.url?.startsWith('/missing')) return next?.();
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({ plain: Object.getPrototypeOf(req) === IncomingMessage.prototype, url: req.url }),
+        );
+      },
+      close: async () => {},
+    });
+    const code = await runCli(['serve', 'toy-study', '--port', '0', '--host', '127.0.0.1'], {
+      stdout: () => {},
+      stderr: () => {},
+      env: { MLSD_HOME: join(home, '.mlsd') },
+      cwd: home,
+      loadStudies: async () => ({ studies: [study], failures: [] }),
+      progress: { start() {}, tick() {}, done() {}, log() {} },
+      onListening: (server, close) => {
+        const address = server.address();
+        port = typeof address === 'object' && address ? address.port : 0;
+        stop = close;
+      },
+    });
+    try {
+      expect(code).toBe(0);
+      const at = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+      expect(await (await at('/toy-study/search?k=5')).json()).toEqual({ plain: true, url: '/search?k=5' });
+      expect(await (await at('/toy-study')).json()).toEqual({ plain: true, url: '/' });
+      expect(await (await at('/toy-study?x=1')).json()).toEqual({ plain: true, url: '/?x=1' });
+      // Not an app's prefix: the index app (express) answers.
+      expect((await at('/toy-studyx/search')).status).toBe(404);
+      expect((await at('/healthz')).status).toBe(200);
+      // The app passes the request on: 404 as under express's mount.
+      const missing = await at('/toy-study/missing');
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
     } finally {
       await stop?.();
     }

@@ -4,7 +4,7 @@
  * 2 when the command was called wrongly. Errors print one clear line.
  */
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import {
   type CaseStudy,
@@ -22,7 +22,7 @@ import { type CliConfig, ConfigError, readConfig } from './config.js';
 import { createRunContext, latestReport, type Paths, resolvePaths, saveReport } from './context.js';
 import { createProgressReporter } from './progress.js';
 import { findStudy, type LoadedStudies, loadCaseStudies, UsageError } from './registry.js';
-import { createServeAllApp, type MountedStudy } from './serve-all.js';
+import { createServeAllApp, createServeAllListener, type MountedStudy } from './serve-all.js';
 
 export interface CliIO {
   stdout: (text: string) => void;
@@ -221,8 +221,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         }
         mounted.push({ study, service, report: latestReport(paths, study.id)?.report });
       }
-      const app = createServeAllApp(mounted);
-      const server = app.listen(port, opts.host ?? config.HOST);
+      // node:http with the apps' own handlers under their prefixes, not express's listen: a
+      // service's fast routes are answered without express in front (see createServeAllListener).
+      const server = createServer(createServeAllListener(mounted, createServeAllApp(mounted)));
+      server.listen(port, opts.host ?? config.HOST);
       await new Promise<void>((ok, fail) => {
         server.once('listening', ok);
         server.once('error', fail);

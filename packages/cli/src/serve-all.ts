@@ -2,6 +2,7 @@
  * `mlsd serve --all`: every case study's service mounted under `/<app-id>/` on one port, with an
  * index at `/` listing the case studies and their latest evaluation.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CaseStudy, EvaluationReport, ServiceHandle } from '@mlsd/core';
 import { formatMetric } from '@mlsd/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -112,4 +113,48 @@ export function createServeAllApp(mounted: MountedStudy[]): Express {
     res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
   });
   return app;
+}
+
+/**
+ * The request listener `mlsd serve` listens with. A request under `/<app-id>` goes straight to that
+ * app's handler with the node request as the app's own listener would get it (only the prefix cut
+ * from the URL, as a mount does), so the routes a service answers without express (@mlsd/serving's
+ * JSON and raw routes, `service.handler`) keep that fast path; everything else (the index,
+ * `/healthz`, `/readyz`, unknown paths) goes to the combined express `app`.
+ */
+export function createServeAllListener(
+  mounted: MountedStudy[],
+  app: Express = createServeAllApp(mounted),
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const services = new Map(mounted.map(({ study, service }) => [study.id, service]));
+  return (req, res) => {
+    const url = req.url ?? '/';
+    let end = 1;
+    while (end < url.length && url[end] !== '/' && url[end] !== '?') end++;
+    const service = url[0] === '/' ? services.get(url.slice(1, end)) : undefined;
+    if (!service) {
+      app(req, res);
+      return;
+    }
+    const originalUrl = url;
+    const rest = url.slice(end);
+    req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    // What the mount's next would reach: the app left the request unanswered, or failed.
+    service.handler(req, res, (err?: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const path = originalUrl.split('?')[0];
+      res.statusCode = err ? 500 : 404;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(
+        JSON.stringify(
+          err
+            ? { error: { code: 'internal', message: `${path}: the app failed` } }
+            : { error: { code: 'not_found', message: `no route for ${req.method} ${path}` } },
+        ),
+      );
+    });
+  };
 }

@@ -482,3 +482,109 @@ export function recallBySide(
   }
   return out;
 }
+
+/**
+ * Blur thresholds per class and object size: per class, buckets in increasing `maxSide` (the
+ * detection's side sqrt(w·h) in pixels of the detector's input, i.e. after the letterbox scale),
+ * the last one unbounded. One bucket per class is the plain per-class threshold.
+ */
+export type SizedThresholds = Record<ObjectClass, { maxSide: number; threshold: number }[]>;
+
+/** Per-class thresholds as {@link SizedThresholds} (one unbounded bucket each). */
+export function sizedThresholds(perClass: Record<ObjectClass, number>): SizedThresholds {
+  return {
+    face: [{ maxSide: Number.POSITIVE_INFINITY, threshold: perClass.face }],
+    plate: [{ maxSide: Number.POSITIVE_INFINITY, threshold: perClass.plate }],
+  };
+}
+
+/** A box's side sqrt(w·h) in pixels of a `inputSize` letterbox of a `width` x `height` image. */
+export function inputSide(box: XywhBox, inputSize: number, width?: number, height?: number): number {
+  const scale = width && height ? inputSize / Math.max(width, height) : 1;
+  return Math.sqrt(Math.max(0, box[2]) * Math.max(0, box[3])) * scale;
+}
+
+/** The threshold of a detection of class `label` and side `side` (input pixels). */
+export function thresholdFor(thresholds: SizedThresholds, label: ObjectClass, side: number): number {
+  const buckets = thresholds[label];
+  for (const b of buckets) if (side < b.maxSide) return b.threshold;
+  return buckets[buckets.length - 1].threshold;
+}
+
+/** The detections of an image kept at sized thresholds (`inputSize`: the detector's input side). */
+export function keptAt(
+  im: Pick<EvaluatedImage, 'detections' | 'width' | 'height'>,
+  thresholds: SizedThresholds,
+  inputSize: number,
+): Detection[] {
+  return im.detections.filter(
+    (d) => d.score >= thresholdFor(thresholds, d.label, inputSide(d.box, inputSize, im.width, im.height)),
+  );
+}
+
+/**
+ * Size-aware recall-first thresholds: per class and per side bucket of {@link SIDE_BUCKETS} (in
+ * input pixels), the highest threshold for the bucket's detections at which the recall at IoU 0.5
+ * of the bucket's objects reaches the target on these (validation) images, the other buckets at
+ * their current thresholds. Starts from {@link chooseThresholds}' per-class thresholds and sweeps
+ * the buckets twice (a box's bucket and its object's can differ near a bucket edge). A bucket
+ * without objects keeps the per-class threshold; one whose target is not reachable keeps every
+ * detection (its lowest score).
+ */
+export function chooseSizedThresholds(
+  images: readonly EvaluatedImage[],
+  targets: Record<ObjectClass, number>,
+  inputSize: number,
+  buckets: readonly [number, number][] = SIDE_BUCKETS,
+): SizedThresholds {
+  const global = chooseThresholds(images, targets);
+  const out = {} as SizedThresholds;
+  const bucketOf = (side: number) => {
+    const b = buckets.findIndex(([lo, hi]) => side >= lo && side < hi);
+    return b < 0 ? buckets.length - 1 : b;
+  };
+  for (const c of CLASSES) {
+    const ts = buckets.map(() => global[c].threshold);
+    const per = images.map((im) => {
+      const objects = im.objects.filter((o) => o.label === c);
+      const dets = im.detections.filter((d) => d.label === c);
+      return {
+        objects,
+        objectBucket: objects.map((o) => bucketOf(inputSide(o.box, inputSize, im.width, im.height))),
+        dets,
+        detBucket: dets.map((d) => bucketOf(inputSide(d.box, inputSize, im.width, im.height))),
+      };
+    });
+    for (let sweep = 0; sweep < 2; sweep++)
+      for (let b = 0; b < buckets.length; b++) {
+        const total = per.reduce((n, p) => n + p.objectBucket.filter((x) => x === b).length, 0);
+        if (total === 0) continue;
+        const recallAt = (t: number) => {
+          let hits = 0;
+          for (const p of per) {
+            if (!p.objectBucket.includes(b)) continue;
+            const kept = p.dets.filter((d, i) => d.score >= (p.detBucket[i] === b ? t : ts[p.detBucket[i]]));
+            const found = matchGroundTruth(p.objects, kept, 0.5);
+            hits += found.filter((f, g) => f && p.objectBucket[g] === b).length;
+          }
+          return hits / total;
+        };
+        const scores = [
+          ...new Set(per.flatMap((p) => p.dets.filter((_, i) => p.detBucket[i] === b).map((d) => d.score))),
+        ].sort((x, y) => y - x);
+        let lo = 0;
+        let hi = scores.length - 1;
+        let best = -1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          if (recallAt(scores[mid]) >= targets[c]) {
+            best = mid;
+            hi = mid - 1;
+          } else lo = mid + 1;
+        }
+        ts[b] = best >= 0 ? scores[best] : scores.length ? scores[scores.length - 1] : ts[b];
+      }
+    out[c] = buckets.map(([, hi], b) => ({ maxSide: hi, threshold: ts[b] }));
+  }
+  return out;
+}

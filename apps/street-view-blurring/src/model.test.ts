@@ -267,6 +267,50 @@ describe('the zoomed pass (test-time image pyramid)', () => {
     ).toThrow(/preprocessed at 512/);
     expect(() => small.passes(outputs.slice(1), levels)).toThrow(/expected 10 outputs/);
   });
+
+  it("drops zoomed boxes cut off at a tile's inner edge when asked, so the whole copy of another tile wins NMS", () => {
+    const config = SMALL_OBJECT_DETECTOR;
+    const levels = headLevels(256, config);
+    const cells = levels.reduce((n, l) => n + l.grid * l.grid, 0);
+    const zoomedGeometry = letterboxGeometry(256, 256, zoomedSpec(DEFAULT_PREPROCESS, 2));
+    const geometry = letterboxGeometry(256, 256);
+    // A face at zoomed x 230..270 crosses the right edge (x = 256) of tile (0, 0); tile (128, 0) holds it whole.
+    const face: XywhBox = [230, 100, 40, 40];
+    const run = (margin: number | null) => {
+      const plan = plannedRuns(
+        { input: new Float32Array(256 * 256 * 3), geometry },
+        256,
+        { flip: false, zoom: 2, zoomMaxSide: Number.POSITIVE_INFINITY, zoomCutMargin: margin },
+        { input: new Float32Array(512 * 512 * 3), geometry: zoomedGeometry },
+      );
+      const outputs = [new Float32Array(cells * HEAD_CHANNELS).fill(-8)];
+      for (const [x, y] of tileOrigins(512, 256).flatMap((y) => tileOrigins(512, 256).map((x) => [x, y]))) {
+        const [bx, by, bw, bh] = [face[0] - x, face[1] - y, face[2], face[3]];
+        // What the tile shows of the face: cut at its edges, more confident when cut (the failure).
+        const x0 = Math.max(0, bx);
+        const x1 = Math.min(256, bx + bw);
+        if (x1 - x0 <= 0 || by < 0 || by + bh > 256) {
+          outputs.push(new Float32Array(cells * HEAD_CHANNELS).fill(-8));
+          continue;
+        }
+        const out = perfectHead(
+          encodeTargets([{ box: [x0, by, x1 - x0, bh], label: 'face' }], 256, config),
+          64,
+          cells,
+        );
+        if (x1 - x0 < bw)
+          for (let c = 0; c < cells; c++) if (out[c * HEAD_CHANNELS] > 0) out[c * HEAD_CHANNELS] = 10;
+        outputs.push(out);
+      }
+      return decodePasses(plan.passes(outputs, levels), { nmsIou: 0.45 });
+    };
+    const whole = [115, 50, 20, 20]; // the face in source pixels (scale 2)
+    const kept = run(null);
+    expect(kept[0].box[2]).toBeLessThan(15); // the cut copy wins
+    const cut = run(4);
+    expect(cut).toHaveLength(1);
+    expect(cut[0].box.map((v) => +v.toFixed(3))).toEqual(whole);
+  });
 });
 
 describe('buildTrainingSet', () => {

@@ -307,6 +307,13 @@ export interface DecodeOptions {
    * below this (the zoomed pass is for small objects; default Infinity: all kept).
    */
   zoomMaxSide: number;
+  /**
+   * Boxes of a zoomed tile reaching within this many of the tile's pixels of one of its inner edges
+   * (an edge inside the zoomed image, not the image's own edge) are dropped: the tile cut the object
+   * off, and the tiles overlap by half, so an object small enough lies whole in another tile, and a
+   * larger one is left to the 1x passes (default null: none dropped).
+   */
+  zoomCutMargin: number | null;
 }
 
 export const DEFAULT_DECODE: DecodeOptions = {
@@ -316,6 +323,7 @@ export const DEFAULT_DECODE: DecodeOptions = {
   flip: true,
   zoom: 2,
   zoomMaxSide: Number.POSITIVE_INFINITY,
+  zoomCutMargin: null,
 };
 
 /**
@@ -332,6 +340,11 @@ export interface DecodePass {
   offset?: readonly [number, number];
   /** Keep only boxes whose side sqrt(w·h), in the letterboxed image's pixels, is below this. */
   maxSide?: number;
+  /**
+   * Drop boxes reaching within `margin` pixels (of this run's input) of the edges marked true: a
+   * tile's inner edges, where it cuts objects off.
+   */
+  cut?: { margin: number; left: boolean; top: boolean; right: boolean; bottom: boolean };
 }
 
 /** Scored boxes of every cell above the floor, before NMS. */
@@ -340,6 +353,7 @@ function decodeCandidates(pass: DecodePass, minScore: number): Detection[] {
   const list = typeof pass.levels === 'number' ? [{ grid: pass.levels, stride: STRIDE }] : pass.levels;
   const [ox, oy] = pass.offset ?? [0, 0];
   const maxSide = pass.maxSide ?? Number.POSITIVE_INFINITY;
+  const cut = pass.cut;
   const cells = cellCount(list);
   if (output.length !== cells * HEAD_CHANNELS) {
     const what = list.map((l) => `${l.grid}x${l.grid}`).join(' + ');
@@ -363,6 +377,18 @@ function decodeCandidates(pass: DecodePass, minScore: number): Detection[] {
           if (!(Math.sqrt(w * h) < maxSide)) continue;
           const cx = (i + 0.5 + output[k + 2]) * stride;
           const cy = (j + 0.5 + output[k + 3]) * stride;
+          if (cut) {
+            const m = cut.margin;
+            const x0 = pass.mirrored ? side - cx - w / 2 : cx - w / 2;
+            const y0 = cy - h / 2;
+            if (
+              (cut.left && x0 < m) ||
+              (cut.top && y0 < m) ||
+              (cut.right && x0 + w > side - m) ||
+              (cut.bottom && y0 + h > side - m)
+            )
+              continue;
+          }
           let box: XywhBox = [(pass.mirrored ? side - cx - w / 2 : cx - w / 2) + ox, cy - h / 2 + oy, w, h];
           if (geometry) box = boxToSource(box, geometry);
           if (box[2] <= 0 || box[3] <= 0) continue;
@@ -518,7 +544,8 @@ export async function preprocessForDetection(
 export function plannedRuns(
   pre: { input: Float32Array; geometry: Letterbox },
   size: number,
-  options: Pick<DecodeOptions, 'flip' | 'zoom' | 'zoomMaxSide'>,
+  options: Pick<DecodeOptions, 'flip' | 'zoom' | 'zoomMaxSide'> &
+    Partial<Pick<DecodeOptions, 'zoomCutMargin'>>,
   zoomed?: { input: Float32Array; geometry: Letterbox },
 ): {
   inputs: Float32Array[];
@@ -536,14 +563,22 @@ export function plannedRuns(
       throw new RangeError(
         `zoomed: expected the image preprocessed at ${size * options.zoom}, got ${zoomed ? zoomed.geometry.inputSize : 'none'}`,
       );
-    for (const t of zoomTiles(zoomed.input, size * options.zoom, size)) {
+    const full = size * options.zoom;
+    const margin = options.zoomCutMargin;
+    for (const t of zoomTiles(zoomed.input, full, size)) {
       inputs.push(t.input);
+      const [x0, y0] = t.offset;
+      const cut =
+        margin === null || margin === undefined
+          ? undefined
+          : { margin, left: x0 > 0, top: y0 > 0, right: x0 + size < full, bottom: y0 + size < full };
       make.push((output, levels) => ({
         output,
         levels,
         geometry: zoomed.geometry,
         offset: t.offset,
         maxSide: options.zoomMaxSide * options.zoom,
+        ...(cut ? { cut } : {}),
       }));
     }
   }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Detection } from './baseline.js';
 import {
+  chooseSizedThresholds,
   chooseThresholds,
   type EvaluatedImage,
   evaluateDetections,
+  keptAt,
   matchGroundTruth,
   sizeOf,
 } from './evaluate.js';
@@ -293,5 +295,35 @@ describe('recallBySide', () => {
     ]);
     expect(r.plate.map((b) => b.objects)).toEqual([0, 1, 0, 0]);
     expect(r.plate[1].recall).toBe(0);
+  });
+});
+
+describe('chooseSizedThresholds', () => {
+  it('chooses one threshold per side bucket, each for its own objects, in pixels of the 1x input', () => {
+    // Ten images of 512x512 (1x input 256: scale 0.5), each with a small face (8 px there: 4 px at
+    // 1x) found at score 0.1 + i/100 and a large face (80 px: 40 at 1x) found at 0.6 + i/100.
+    const images: EvaluatedImage[] = Array.from({ length: 10 }, (_, i) => ({
+      id: `i${i}`,
+      width: 512,
+      height: 512,
+      objects: [
+        { box: [0, 0, 8, 8], label: 'face' },
+        { box: [100, 100, 80, 80], label: 'face' },
+      ],
+      detections: [face([0, 0, 8, 8], 0.1 + i / 100), face([100, 100, 80, 80], 0.6 + i / 100)],
+    }));
+    // One threshold for 0.8 recall overall: 0.14 (every large face and 6 of 10 small ones).
+    expect(chooseThresholds(images, { face: 0.8, plate: 0.5 }).face.threshold).toBeCloseTo(0.14, 12);
+    const sized = chooseSizedThresholds(images, { face: 0.8, plate: 0.5 }, 256);
+    const t = sized.face.map((b) => b.threshold);
+    // Each bucket reaches 0.8 on its own: small at 0.12 (8 of 10), large at 0.62 (8 of 10);
+    // the buckets without objects keep the per-class threshold.
+    expect(t[0]).toBeCloseTo(0.12, 12);
+    expect(t[3]).toBeCloseTo(0.62, 12);
+    expect(t[1]).toBeCloseTo(0.14, 12);
+    // Measured in 1x pixels: the 80 px face is in the >= 32 bucket, not kept at 0.6 (below 0.62).
+    expect(keptAt(images[0], sized, 256)).toHaveLength(0);
+    expect(keptAt(images[9], sized, 256)).toHaveLength(2);
+    expect(keptAt({ ...images[9], width: 256, height: 256 }, sized, 256)).toHaveLength(2);
   });
 });

@@ -110,6 +110,8 @@ describe('POST /search', () => {
     expect(plain.status).toBe(200);
     expect(plain.body.results).toEqual(res.body.results);
     expect(plain.body.searchId).not.toBe(res.body.searchId);
+    // The CaseStudy handle (what `mlsd serve` mounts) is that listener, so /search keeps its fast path there.
+    expect(svc.handler).toBe(svc.service.handler);
   });
 
   it('accepts an indexed id (never returning the query itself) and hides private and removed images', async () => {

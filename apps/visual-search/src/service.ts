@@ -744,7 +744,9 @@ export async function createSearchService(options: SearchServiceOptions): Promis
   }
 
   return {
-    handler: service.app as unknown as ServiceHandle['handler'],
+    // The service's own listener: /search answered without express (ctx.rawRoute), the rest by
+    // service.app; `mlsd serve` hands it the node request under /visual-search.
+    handler: service.handler,
     ready: async () => indexReady,
     close: () => service.close(),
     service,

@@ -41,6 +41,7 @@ const decode = {
   flip: DEFAULT_DECODE.flip,
   zoom: DEFAULT_DECODE.zoom,
   zoomMaxSide: DEFAULT_DECODE.zoomMaxSide,
+  zoomCutMargin: DEFAULT_DECODE.zoomCutMargin,
 };
 await writeFile(
   file,

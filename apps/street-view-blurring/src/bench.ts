@@ -163,7 +163,12 @@ export async function benchPipeline(options: BenchPipelineOptions): Promise<Reco
         p95: round(quantile(latencies, 0.95)),
         p99: round(quantile(latencies, 0.99)),
       },
-      decode: { flip: decode.flip, zoom: decode.zoom, zoomMaxSide: decode.zoomMaxSide },
+      decode: {
+        flip: decode.flip,
+        zoom: decode.zoom,
+        zoomMaxSide: decode.zoomMaxSide,
+        zoomCutMargin: decode.zoomCutMargin,
+      },
       trainingCropsPerSecond,
       trainingCropSize: 96,
       committedModel: {

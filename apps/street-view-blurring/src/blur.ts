@@ -8,8 +8,9 @@
  *
  * Computed in one pass over each box in TypeScript: upsampling the mosaic and the Gaussian are linear
  * and separable, so a box's blurred pixels are two small weight matrices applied to its cell means.
- * (A sharp resize-and-blur round trip per box cost about 4 ms; recall-first thresholds keep about 150
- * boxes in a 640x480 image.) sharp still decodes and encodes the images.
+ * (A sharp resize-and-blur round trip per box cost about 4 ms, when the recall-first thresholds of
+ * the first detector kept about 150 boxes in a 640x480 image; the served decoding keeps about 50
+ * there, 40 in a 256x256 scene: README, benchmark.) sharp still decodes and encodes the images.
  */
 import type { ObjectClass } from './data.js';
 import { checkRgbImage, type RgbImage, type XywhBox } from './raster.js';

@@ -283,7 +283,7 @@ describe('the zoomed pass (test-time image pyramid)', () => {
         { flip: false, zoom: 2, zoomMaxSide: Number.POSITIVE_INFINITY, zoomCutMargin: margin },
         { input: new Float32Array(512 * 512 * 3), geometry: zoomedGeometry },
       );
-      const outputs = [new Float32Array(cells * HEAD_CHANNELS).fill(-8)];
+      const outputs: Float32Array[] = [new Float32Array(cells * HEAD_CHANNELS).fill(-8)];
       for (const [x, y] of tileOrigins(512, 256).flatMap((y) => tileOrigins(512, 256).map((x) => [x, y]))) {
         const [bx, by, bw, bh] = [face[0] - x, face[1] - y, face[2], face[3]];
         // What the tile shows of the face: cut at its edges, more confident when cut (the failure).

@@ -304,14 +304,16 @@ export interface DecodeOptions {
   zoom: number;
   /**
    * Boxes of the zoomed pass are kept only when their side sqrt(w·h), in pixels of the 1x input, is
-   * below this (the zoomed pass is for small objects; default Infinity: all kept).
+   * below this (the zoomed pass is for small objects; default 24, chosen on validation: README,
+   * section 6; Infinity: all kept).
    */
   zoomMaxSide: number;
   /**
    * Boxes of a zoomed tile reaching within this many of the tile's pixels of one of its inner edges
    * (an edge inside the zoomed image, not the image's own edge) are dropped: the tile cut the object
    * off, and the tiles overlap by half, so an object small enough lies whole in another tile, and a
-   * larger one is left to the 1x passes (default null: none dropped).
+   * larger one is left to the 1x passes (default 4, chosen on validation with `zoomMaxSide`; null:
+   * none dropped).
    */
   zoomCutMargin: number | null;
 }
@@ -322,8 +324,8 @@ export const DEFAULT_DECODE: DecodeOptions = {
   maxDetections: 300,
   flip: true,
   zoom: 2,
-  zoomMaxSide: Number.POSITIVE_INFINITY,
-  zoomCutMargin: null,
+  zoomMaxSide: 24,
+  zoomCutMargin: 4,
 };
 
 /**

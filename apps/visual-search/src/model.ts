@@ -32,7 +32,7 @@ export interface EncoderConfig {
   embeddingDim: number;
 }
 
-export const DEFAULT_ENCODER: EncoderConfig = { inputSize: 64, filters: [24, 48, 64, 96], embeddingDim: 64 };
+export const DEFAULT_ENCODER: EncoderConfig = { inputSize: 64, filters: [16, 32, 48, 64], embeddingDim: 64 };
 
 function checkConfig(c: EncoderConfig): EncoderConfig {
   if (!Number.isInteger(c.inputSize) || c.inputSize < 16)

@@ -161,7 +161,7 @@ describe('detector', () => {
       await onnx.close();
       await detector.close();
     }
-  });
+  }, 300_000); // 22 tfjs forward passes of the 256 detector: 110 s alone, 194 s in CI beside other suites
 
   it('exports the two-level detector (stride 4 and 8) with the same outputs, decoded the same through OnnxDetector', async () => {
     const model = buildDetector(256, SMALL_OBJECT_DETECTOR, 7);

@@ -8,7 +8,7 @@
  *
  * Keys: kind, lr, l2, init (embedding stddev), dropout, dim, hidden, crossLayers, crossRank, parallel,
  * calibrate (Platt scaling fitted on validation, reported beside the raw model), maxIds or
- * exclude (fields kept out of the interactions), crosses / crossList, numericBuckets, batch, opt
+ * exclude (fields kept out of the interactions), drop (fields left out of the model), crosses / crossList, numericBuckets, batch, opt
  * ('adam' | 'adagrad'), epochs, patience. SIZE=small for the small world. Run it under the CPU lock.
  */
 import { calibrationRatio, logLoss, normalizedCrossEntropy, rocAucScore } from '@mlsd/metrics';
@@ -41,10 +41,15 @@ console.log(
 const trainRows = pickRows(data.table, data.train);
 for (const c of configs) {
   t = performance.now();
-  const transforms = ctrTransforms(data.table, {
-    crosses: c.crossList ?? (c.crosses ? crossesFor(data) : []),
-    numericBuckets: c.numericBuckets ?? 0,
-  });
+  // `drop`: categorical fields left out of the model entirely (no linear weight, no embedding).
+  const drop: string[] = c.drop ?? [];
+  const transforms = ctrTransforms(
+    { ...data.table, categoricalNames: data.table.categoricalNames.filter((n) => !drop.includes(n)) },
+    {
+      crosses: c.crossList ?? (c.crosses ? crossesFor(data) : []),
+      numericBuckets: c.numericBuckets ?? 0,
+    },
+  );
   const spec = fitCtrSpec('exp', trainRows, transforms);
   const x = encodeTable(spec, data.table, data.train);
   const xv = encodeTable(spec, data.table, data.validation);

@@ -198,19 +198,71 @@ export function userProfileRow(world: AdWorld, user: number): Row {
   };
 }
 
+/** The name of a global subcategory index, e.g. `travel/2`. */
+function subcategoryName(sub: number): string {
+  return `${CATEGORIES[Math.floor(sub / SUBCATEGORIES_PER_CATEGORY)]}/${sub % SUBCATEGORIES_PER_CATEGORY}`;
+}
+
 /** Static attributes of an ad, as the ad_attributes view stores them. */
 export function adAttributesRow(world: AdWorld, ad: number): Row {
   const a = world.ads;
-  const sub = a.subcategory[ad];
   return {
     ad_id: String(ad),
     advertiser_id: String(a.advertiser[ad]),
     campaign_id: String(a.campaign[ad]),
     ad_group_id: String(a.adGroup[ad]),
     category: CATEGORIES[a.category[ad]],
-    subcategory: `${CATEGORIES[Math.floor(sub / SUBCATEGORIES_PER_CATEGORY)]}/${sub % SUBCATEGORIES_PER_CATEGORY}`,
+    subcategory: subcategoryName(a.subcategory[ad]),
     creative: CREATIVE_TYPES[a.creative[ad]],
   };
+}
+
+/** The keys an ad's counters are kept under (with the user's id for the per-user ones). */
+export interface AdKeys {
+  ad_id: string;
+  advertiser_id: string;
+  campaign_id: string;
+}
+
+export function adKeysOf(world: AdWorld, ad: number): AdKeys {
+  return {
+    ad_id: String(ad),
+    advertiser_id: String(world.ads.advertiser[ad]),
+    campaign_id: String(world.ads.campaign[ad]),
+  };
+}
+
+export type CounterEvent = { counter: keyof typeof COUNTERS; event: Row };
+
+/**
+ * The counter events of one impression or one click of `ad` shown to `user` at `ts` (epoch ms):
+ * one definition for the offline log (training rows) and the service's `/events`.
+ */
+export function counterEventsOf(
+  kind: 'impression' | 'click',
+  keys: AdKeys & { user_id: string },
+  ts: number,
+  id: string,
+): CounterEvent[] {
+  const at = (counter: keyof typeof COUNTERS, event: Row): CounterEvent => ({
+    counter,
+    event: { ...event, [EVENT_TS]: ts, [EVENT_ID]: id },
+  });
+  const user = keys.user_id;
+  return kind === 'impression'
+    ? [
+        at('ad_impressions', { ad_id: keys.ad_id }),
+        at('advertiser_impressions', { advertiser_id: keys.advertiser_id }),
+        at('campaign_impressions', { campaign_id: keys.campaign_id }),
+        at('user_impressions', { user_id: user }),
+        at('user_ad_impressions', { user_id: user, ad_id: keys.ad_id }),
+      ]
+    : [
+        at('ad_clicks', { ad_id: keys.ad_id }),
+        at('advertiser_clicks', { advertiser_id: keys.advertiser_id }),
+        at('campaign_clicks', { campaign_id: keys.campaign_id }),
+        at('user_clicks', { user_id: user }),
+      ];
 }
 
 /** Context columns of a ranking request at `ms` (epoch), slot `position`. */
@@ -225,44 +277,18 @@ export function contextRow(ms: number, position: number): Row {
 }
 
 /** Events each impression and each click produce, for the counters (offline log and online store). */
-export function impressionEvents(
-  world: AdWorld,
-  k: number,
-): Array<{ counter: keyof typeof COUNTERS; event: Row }> {
+export function impressionEvents(world: AdWorld, k: number): CounterEvent[] {
   const imp = world.impressions;
-  const ad = imp.ad[k];
-  const keys = {
-    ad_id: String(ad),
-    advertiser_id: String(world.ads.advertiser[ad]),
-    campaign_id: String(world.ads.campaign[ad]),
-    user_id: String(imp.user[k]),
-  };
+  const keys = { ...adKeysOf(world, imp.ad[k]), user_id: String(imp.user[k]) };
   const ts = worldMs(imp.ts[k]);
-  const id = `imp-${imp.id[k]}`;
-  const at = (extra: Row) => ({ ...extra, [EVENT_TS]: ts, [EVENT_ID]: id });
-  const out: Array<{ counter: keyof typeof COUNTERS; event: Row }> = [
-    { counter: 'ad_impressions', event: at({ ad_id: keys.ad_id }) },
-    { counter: 'advertiser_impressions', event: at({ advertiser_id: keys.advertiser_id }) },
-    { counter: 'campaign_impressions', event: at({ campaign_id: keys.campaign_id }) },
-    { counter: 'user_impressions', event: at({ user_id: keys.user_id }) },
-    { counter: 'user_ad_impressions', event: at({ user_id: keys.user_id, ad_id: keys.ad_id }) },
-  ];
+  const out = counterEventsOf('impression', keys, ts, `imp-${imp.id[k]}`);
   const delay = imp.clickDelay[k];
-  if (!Number.isNaN(delay)) {
-    // The system learns of a click when it arrives, late or not.
-    const clickTs = ts + Math.round(delay * 1000);
-    const click = (extra: Row) => ({ ...extra, [EVENT_TS]: clickTs, [EVENT_ID]: `click-${imp.id[k]}` });
-    out.push(
-      { counter: 'ad_clicks', event: click({ ad_id: keys.ad_id }) },
-      { counter: 'advertiser_clicks', event: click({ advertiser_id: keys.advertiser_id }) },
-      { counter: 'campaign_clicks', event: click({ campaign_id: keys.campaign_id }) },
-      { counter: 'user_clicks', event: click({ user_id: keys.user_id }) },
-    );
-  }
+  // The system learns of a click when it arrives, late or not.
+  if (!Number.isNaN(delay))
+    out.push(...counterEventsOf('click', keys, ts + Math.round(delay * 1000), `click-${imp.id[k]}`));
   return out;
 }
 
-/** Loads the world's static rows and event log into an offline store. */
 /** Static rows of the world's users and ads, each valid from day 0 or from when it appeared. */
 export function worldStaticRows(world: AdWorld): { user_profile: Row[]; ad_attributes: Row[] } {
   const users: Row[] = [];
@@ -328,13 +354,14 @@ export function buildWorldTable(world: AdWorld, store?: OfflineStore): CtrTable 
     if (!store) loadWorldIntoStore(world, own);
     const imp = world.impressions;
     const entityRows: Row[] = new Array(imp.count);
+    const adKeys = Array.from({ length: world.ads.count }, (_, a) => adKeysOf(world, a));
     for (let k = 0; k < imp.count; k++) {
-      const ad = imp.ad[k];
+      const keys = adKeys[imp.ad[k]];
       entityRows[k] = {
         user_id: String(imp.user[k]),
-        ad_id: String(ad),
-        advertiser_id: String(world.ads.advertiser[ad]),
-        campaign_id: String(world.ads.campaign[ad]),
+        ad_id: keys.ad_id,
+        advertiser_id: keys.advertiser_id,
+        campaign_id: keys.campaign_id,
         [EVENT_TS]: worldMs(imp.ts[k]) - 1,
       };
     }

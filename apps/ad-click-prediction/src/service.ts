@@ -60,11 +60,14 @@ import {
   SMALL_WORLD,
 } from './data.js';
 import {
+  type AdKeys,
   ALL_VIEWS,
+  adKeysOf,
   COUNTER_FEATURES,
   type COUNTERS,
   type CtrInputs,
   contextRow,
+  counterEventsOf,
   encodeRows,
   WORLD_EPOCH_MS,
   worldCounterEvents,
@@ -204,8 +207,8 @@ interface Catalogue {
   ads: Row[];
   /** Each ad's row's event_ts: the row is visible from then on. */
   adsFrom: Float64Array;
-  /** Each ad's entity keys (ad, advertiser, campaign ids as strings), built once. */
-  adKeys: Array<{ ad_id: string; advertiser_id: string; campaign_id: string }>;
+  /** Each ad's counter keys (ad, advertiser and campaign ids), built once. */
+  adKeys: AdKeys[];
 }
 
 /** Counter features read per ranking request, and their output names in the store's answer. */
@@ -243,11 +246,7 @@ async function loadCatalogue(world: AdWorld, store: OnlineStore): Promise<Catalo
       eligible.set(`${c}:${age}`, list);
     }
   }
-  const adKeys = Array.from({ length: world.ads.count }, (_, a) => ({
-    ad_id: String(a),
-    advertiser_id: String(world.ads.advertiser[a]),
-    campaign_id: String(world.ads.campaign[a]),
-  }));
+  const adKeys = Array.from({ length: world.ads.count }, (_, a) => adKeysOf(world, a));
   const ads = statics.ad_attributes; // one row per ad, by index
   const adsFrom = Float64Array.from(ads, (row) => row[EVENT_TS] as number);
   return { world, store, eligible, users: statics.user_profile, ads, adsFrom, adKeys };
@@ -693,7 +692,6 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
           if (list) list.push(row);
           else counterEvents.set(counter, [row]);
         };
-        const w = catalogue.world;
         for (const [index, e] of events.entries()) {
           const ts = e.timestamp ?? clock;
           const key = `${e.type}:${e.impression_id}`;
@@ -712,26 +710,12 @@ export async function createAdService(options: AdServiceOptions): Promise<AdServ
             continue;
           }
           seenEvents.add(key);
-          const ad = Number(features.ad_id);
-          const ids = {
-            ad_id: String(ad),
-            advertiser_id: String(w.ads.advertiser[ad]),
-            campaign_id: String(w.ads.campaign[ad]),
-            user_id: features.user_id ?? '',
-          };
-          const at = (extra: Row) => ({ ...extra, [EVENT_TS]: ts, [EVENT_ID]: key });
+          const keys = { ...catalogue.adKeys[Number(features.ad_id)], user_id: features.user_id ?? '' };
+          if (e.type !== 'hide')
+            for (const { counter, event } of counterEventsOf(e.type, keys, ts, key)) push(counter, event);
           if (e.type === 'impression') {
-            push('ad_impressions', at({ ad_id: ids.ad_id }));
-            push('advertiser_impressions', at({ advertiser_id: ids.advertiser_id }));
-            push('campaign_impressions', at({ campaign_id: ids.campaign_id }));
-            push('user_impressions', at({ user_id: ids.user_id }));
-            push('user_ad_impressions', at({ user_id: ids.user_id, ad_id: ids.ad_id }));
             awaitingClick.set(e.impression_id, ts);
           } else if (e.type === 'click') {
-            push('ad_clicks', at({ ad_id: ids.ad_id }));
-            push('advertiser_clicks', at({ advertiser_id: ids.advertiser_id }));
-            push('campaign_clicks', at({ campaign_id: ids.campaign_id }));
-            push('user_clicks', at({ user_id: ids.user_id }));
             const label = ts - prediction.ts <= CLICK_WINDOW_MS ? 1 : 0;
             log.logFeedback({ predictionId: e.impression_id, kind: 'click', value: label, ts });
             if (awaitingClick.delete(e.impression_id) || label === 1)

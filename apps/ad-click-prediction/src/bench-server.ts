@@ -11,7 +11,8 @@ if (!registryDir) {
   console.error('usage: bench-server <registry-dir>');
   process.exit(2);
 }
-const ad = await createAdService({ registryDir, config: {}, logLevel: 'silent' });
+// The environment configures it as it configures `mlsd serve` (e.g. INFERENCE_WORKERS=0).
+const ad = await createAdService({ registryDir, config: process.env, logLevel: 'silent' });
 await ad.ready?.();
 const listening = await listen(ad.service, 0, { host: '127.0.0.1' });
 process.send?.({ port: listening.port, ads: ad.world?.ads.count ?? 0, users: ad.world?.users.count ?? 0 });

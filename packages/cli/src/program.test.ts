@@ -233,7 +233,11 @@ describe('mlsd serve', () => {
         if (req.url?.startsWith('/missing')) return next?.();
         res.setHeader('content-type', 'application/json');
         res.end(
-          JSON.stringify({ plain: Object.getPrototypeOf(req) === IncomingMessage.prototype, url: req.url }),
+          JSON.stringify({
+            plain: Object.getPrototypeOf(req) === IncomingMessage.prototype,
+            url: req.url,
+            base: (req as { baseUrl?: string }).baseUrl,
+          }),
         );
       },
       close: async () => {},
@@ -254,9 +258,14 @@ describe('mlsd serve', () => {
     try {
       expect(code).toBe(0);
       const at = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
-      expect(await (await at('/toy-study/search?k=5')).json()).toEqual({ plain: true, url: '/search?k=5' });
-      expect(await (await at('/toy-study')).json()).toEqual({ plain: true, url: '/' });
-      expect(await (await at('/toy-study?x=1')).json()).toEqual({ plain: true, url: '/?x=1' });
+      const base = '/toy-study';
+      expect(await (await at('/toy-study/search?k=5')).json()).toEqual({
+        plain: true,
+        url: '/search?k=5',
+        base,
+      });
+      expect(await (await at('/toy-study')).json()).toEqual({ plain: true, url: '/', base });
+      expect(await (await at('/toy-study?x=1')).json()).toEqual({ plain: true, url: '/?x=1', base });
       // Not an app's prefix: the index app (express) answers.
       expect((await at('/toy-studyx/search')).status).toBe(404);
       expect((await at('/healthz')).status).toBe(200);

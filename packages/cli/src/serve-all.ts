@@ -139,6 +139,9 @@ export function createServeAllListener(
     const originalUrl = url;
     const rest = url.slice(end);
     req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    // As an express mount would: the app's express routes build links from req.baseUrl (e.g.
+    // street-view's job and image links) and express keeps a baseUrl it finds as the parent's.
+    Object.assign(req, { baseUrl: url.slice(0, end), originalUrl });
     // What the mount's next would reach: the app left the request unanswered, or failed.
     service.handler(req, res, (err?: unknown) => {
       if (res.headersSent) {

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import express from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,6 +129,19 @@ describe('POST /search', () => {
     // Without the filter these searches would have returned hidden images: the index holds them.
     const any = [...hidden][0];
     expect(svc.index.search(svc.index.current.getVector(any) as Float32Array, 1)[0].id).toBe(any);
+  });
+
+  it('links results under the path the service is mounted at', async () => {
+    const id = publicIds[0];
+    const root = await request(app).post('/search').send({ id, k: 3 });
+    expect(root.body.results[0].url).toBe(`/images/${root.body.results[0].id}`);
+    const mounted = express().use('/visual-search', app);
+    const res = await request(mounted).post('/visual-search/search').send({ id, k: 3 });
+    expect(res.status).toBe(200);
+    for (const r of res.body.results as Array<{ id: string; url: string }>) {
+      expect(r.url).toBe(`/visual-search/images/${r.id}`);
+      expect((await request(mounted).get(r.url)).status).toBe(200);
+    }
   });
 
   it('takes JPEG, WebP, multipart and a crop box', async () => {

@@ -528,7 +528,8 @@ export async function createSearchService(options: SearchServiceOptions): Promis
    * the share, so one unfiltered search for enough candidates that 3k + 10 visible ones remain on
    * average, then a pass over them, gives nearly the same candidates for less.
    */
-  function retrieve(vector: Float32Array, k: number, exclude?: string) {
+  /** The top `k` visible, de-duplicated images; their urls under `baseUrl` (where the service is mounted). */
+  function retrieve(vector: Float32Array, k: number, exclude: string | undefined, baseUrl: string) {
     const wanted = 3 * k + 10;
     let fetch = Math.min(index.size, Math.ceil(wanted / Math.max(library.visibleShare, 0.01)) + 2);
     for (let round = 0; ; round++) {
@@ -561,7 +562,7 @@ export async function createSearchService(options: SearchServiceOptions): Promis
           results: kept.map(({ id, score }) => ({
             id,
             score: Math.round(score * 1e6) / 1e6,
-            url: `/images/${encodeURIComponent(id)}`,
+            url: `${baseUrl}/images/${encodeURIComponent(id)}`,
           })),
           collapsed,
         };
@@ -620,7 +621,7 @@ export async function createSearchService(options: SearchServiceOptions): Promis
         requireIndex();
         const pixels = await queryPixels(request);
         const vector = await batcher.call(pixels);
-        const { results, collapsed } = retrieve(vector, request.k, request.id);
+        const { results, collapsed } = retrieve(vector, request.k, request.id, req.baseUrl);
         const latencyMs = performance.now() - started;
         const searchId = log.logPrediction({
           model: 'cnn-contrastive',
@@ -655,7 +656,9 @@ export async function createSearchService(options: SearchServiceOptions): Promis
           await library.dropUpload(id);
           throw err;
         }
-        res.status(201).json({ id, url: `/images/${id}`, private: request.private, indexSize: index.size });
+        res
+          .status(201)
+          .json({ id, url: `${req.baseUrl}/images/${id}`, private: request.private, indexSize: index.size });
       });
 
       router.get('/images/:id', async (req, res) => {

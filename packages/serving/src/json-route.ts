@@ -69,6 +69,11 @@ export interface RawRouteRequest extends JsonRouteRequest {
   contentType: string;
   /** The query string's parameters. */
   query: URLSearchParams;
+  /**
+   * The path the service is mounted under ('' at the root; `/<app-id>` under `mlsd serve` or an
+   * express mount), for links in the answer.
+   */
+  baseUrl: string;
 }
 
 /** A raw-body route's handler: returns the response body (serialised with JSON.stringify). */
@@ -151,6 +156,7 @@ export function rawRequest(req: IncomingMessage, requestId: string): RawRouteReq
     headers: req.headers,
     contentType: (req.headers['content-type'] ?? '').toLowerCase(),
     query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+    baseUrl: (req as { baseUrl?: string }).baseUrl ?? '',
   };
 }
 

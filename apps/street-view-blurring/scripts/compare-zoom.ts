@@ -6,46 +6,15 @@
  * Run (long: take the CPU lock):
  *   flock /tmp/mlsd-cpu.lock npx tsx scripts/compare-zoom.ts [model.onnx] [validation scenes] [margin]
  */
-import { join } from 'node:path';
-import { OnnxModel } from '@mlsd/onnx';
 import { blurredAreaShare } from '../src/blur.js';
-import { generateSplit } from '../src/data.js';
-import { levelsOf } from '../src/detector.js';
 import { chooseThresholds, type EvaluatedImage } from '../src/evaluate.js';
-import { DEFAULT_PREPROCESS, preprocessImage } from '../src/features.js';
-import { DEFAULT_DECODE, type DecodePass, decodePasses, plannedRuns, zoomedSpec } from '../src/model.js';
+import { DEFAULT_DECODE, decodePasses } from '../src/model.js';
+import { COMMITTED_DETECTOR, validationPasses } from './validation-passes.js';
 
-const file =
-  process.argv[2] ?? join(import.meta.dirname, '../../../fixtures/street-view-blurring/models/detector.onnx');
+const file = process.argv[2] ?? COMMITTED_DETECTOR;
 const nVal = Number(process.argv[3] ?? 200);
 const margin = Number(process.argv[4] ?? 0.01);
-const model = await OnnxModel.load(file);
-const scenes = generateSplit(42, 'validation', nVal);
-const n = DEFAULT_PREPROCESS.inputSize;
-const per = n * n * 3;
-const run = async (inputs: Float32Array[]) => {
-  const batch = new Float32Array(inputs.length * per);
-  for (let i = 0; i < inputs.length; i++) batch.set(inputs[i], i * per);
-  const result = await model.run({ image: { data: batch, dims: [inputs.length, n, n, 3] } });
-  const all = Object.values(result)[0].data as Float32Array;
-  const each = all.length / inputs.length;
-  return inputs.map((_, i) => all.slice(i * each, (i + 1) * each));
-};
-// Per scene: the passes of the 1x input and its mirror, and of the zoomed tiles.
-type Passes = { base: DecodePass[]; zoom: DecodePass[] };
-const passes: Passes[] = [];
-const t0 = performance.now();
-for (const s of scenes) {
-  const pre = await preprocessImage(s.image);
-  const zoomed = await preprocessImage(s.image, zoomedSpec(DEFAULT_PREPROCESS, 2));
-  const plan = plannedRuns(pre, n, { flip: true, zoom: 2, zoomMaxSide: Number.POSITIVE_INFINITY }, zoomed);
-  const outputs = await run(plan.inputs);
-  const levels = levelsOf(outputs[0].length, n);
-  const all = plan.passes(outputs, levels);
-  passes.push({ base: all.slice(0, 2), zoom: all.slice(2) });
-}
-console.error(`ran ${scenes.length} scenes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-await model.close();
+const { scenes, passes } = await validationPasses(file, nVal);
 
 const variants: { name: string; sides: number }[] = [
   { name: 'A (1x + mirror)', sides: 0 },

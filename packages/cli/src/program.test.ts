@@ -181,21 +181,18 @@ describe('mlsd argument errors', () => {
 });
 
 describe('mlsd serve', () => {
-  it('serves every app under its id, and a broken app answers 503 with its reason', async () => {
+  /** Runs `mlsd serve ARGS` on a free loopback port with these studies; the caller stops it. */
+  async function serveForTest(args: string[], studies: CaseStudy[]) {
     const home = mkdtempSync(join(tmpdir(), 'mlsd-serve-'));
     const err: string[] = [];
     let stop: (() => Promise<void>) | undefined;
     let port = 0;
-    const broken = { ...recordingStudy([]), id: 'broken-study', chapter: 9 };
-    broken.createApp = async () => {
-      throw new Error('no production model');
-    };
-    const code = await runCli(['serve', '--all', '--port', '0', '--host', '127.0.0.1'], {
+    const code = await runCli(['serve', ...args, '--port', '0', '--host', '127.0.0.1'], {
       stdout: () => {},
       stderr: (t) => err.push(t),
       env: { MLSD_HOME: join(home, '.mlsd') },
       cwd: home,
-      loadStudies: async () => ({ studies: [recordingStudy([]), broken], failures: [] }),
+      loadStudies: async () => ({ studies, failures: [] }),
       progress: { start() {}, tick() {}, done() {}, log() {} },
       onListening: (server, close) => {
         const address = server.address();
@@ -203,6 +200,15 @@ describe('mlsd serve', () => {
         stop = close;
       },
     });
+    return { code, port, stop, err };
+  }
+
+  it('serves every app under its id, and a broken app answers 503 with its reason', async () => {
+    const broken = { ...recordingStudy([]), id: 'broken-study', chapter: 9 };
+    broken.createApp = async () => {
+      throw new Error('no production model');
+    };
+    const { code, port, stop, err } = await serveForTest(['--all'], [recordingStudy([]), broken]);
     try {
       expect(code).toBe(0);
       expect(err.join('')).toContain('mlsd: broken-study is unavailable: no production model');
@@ -222,9 +228,6 @@ describe('mlsd serve', () => {
     }
   });
   it("hands an app's requests to its own handler as plain node requests, not through express", async () => {
-    const home = mkdtempSync(join(tmpdir(), 'mlsd-serve-'));
-    let stop: (() => Promise<void>) | undefined;
-    let port = 0;
     const study = recordingStudy([]);
     // A service's own listener (@mlsd/serving's service.handler) answers its fast routes from the
     // node request itself; behind express the request would carry express's prototype.
@@ -242,19 +245,7 @@ describe('mlsd serve', () => {
       },
       close: async () => {},
     });
-    const code = await runCli(['serve', 'toy-study', '--port', '0', '--host', '127.0.0.1'], {
-      stdout: () => {},
-      stderr: () => {},
-      env: { MLSD_HOME: join(home, '.mlsd') },
-      cwd: home,
-      loadStudies: async () => ({ studies: [study], failures: [] }),
-      progress: { start() {}, tick() {}, done() {}, log() {} },
-      onListening: (server, close) => {
-        const address = server.address();
-        port = typeof address === 'object' && address ? address.port : 0;
-        stop = close;
-      },
-    });
+    const { code, port, stop } = await serveForTest(['toy-study'], [study]);
     try {
       expect(code).toBe(0);
       const at = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);

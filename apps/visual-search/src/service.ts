@@ -526,9 +526,9 @@ export async function createSearchService(options: SearchServiceOptions): Promis
    * know the share a predicate keeps, so it calls the predicate on a sample of 256 items per query
    * and then searches at a larger ef, which cost more than the search itself. The library knows
    * the share, so one unfiltered search for enough candidates that 3k + 10 visible ones remain on
-   * average, then a pass over them, gives nearly the same candidates for less.
+   * average, then a pass over them, gives nearly the same candidates for less. Result urls are
+   * under `baseUrl`, where the service is mounted.
    */
-  /** The top `k` visible, de-duplicated images; their urls under `baseUrl` (where the service is mounted). */
   function retrieve(vector: Float32Array, k: number, exclude: string | undefined, baseUrl: string) {
     const wanted = 3 * k + 10;
     let fetch = Math.min(index.size, Math.ceil(wanted / Math.max(library.visibleShare, 0.01)) + 2);

@@ -23,9 +23,14 @@ export async function benchRank(options: {
   durationSeconds: number;
   candidates?: number;
   seed: number;
+  /** Node flags of the server process (e.g. `--cpu-prof`, see scripts/profile-rank.ts). */
+  execArgv?: string[];
 }): Promise<{ route: string; candidates: number; rows: BenchRow[] }> {
   const entry = fileURLToPath(new URL('./bench-server.js', import.meta.url));
-  const child = fork(entry, [options.registryDir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(entry, [options.registryDir], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    ...(options.execArgv ? { execArgv: [...process.execArgv, ...options.execArgv] } : {}),
+  });
   const info = await new Promise<{ port: number; ads: number; users: number }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { port: number; ads: number; users: number }));
     child.once('exit', (code) => reject(new Error(`bench server exited with code ${code}`)));
